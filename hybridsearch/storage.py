@@ -1,0 +1,185 @@
+"""The index directory on disk: manifest, checksums and atomic saves.
+
+An index is a directory holding ``manifest.json`` and the files it lists. The manifest records
+the format version, the model identity, every setting needed to query the index again, counts,
+and a sha256 per file, so a load can say exactly what is wrong with a damaged index.
+
+Saving never writes into the live index. :func:`write_index_directory` fills a sibling
+temporary directory, then swaps it into place with two renames. A crash while the files are
+written leaves the previous index untouched; a crash between the two renames leaves it under a
+``.previous`` sibling, which :func:`resolve_index_directory` restores on the next load or save.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from hybridsearch.errors import ChecksumError, IndexFormatError, IndexVersionError
+
+FORMAT_NAME = "hybridsearch-index"
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+
+_CHUNK_BYTES = 1 << 20
+
+
+def sha256_file(path: str | Path) -> str:
+    """Return the hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _previous_path(target: Path) -> Path:
+    return target.with_name(f".{target.name}.previous")
+
+
+def resolve_index_directory(path: str | Path) -> Path:
+    """Return the index directory, restoring it if a save was cut between its two renames."""
+    target = Path(path)
+    previous = _previous_path(target)
+    if not target.exists() and (previous / MANIFEST_NAME).is_file():
+        previous.rename(target)
+    return target
+
+
+def _fsync_directory(directory: Path) -> None:
+    # Directory fsync makes the renames durable; some filesystems refuse it, which is harmless.
+    with contextlib.suppress(OSError):
+        descriptor = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def write_index_directory(
+    path: str | Path,
+    write_files: Callable[[Path], None],
+    manifest: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Write an index directory atomically.
+
+    Args:
+        path: Where the index lives. If it exists it must be an index (it is replaced) or an
+            empty directory; any other directory is refused rather than deleted.
+        write_files: Called with a fresh temporary directory; writes every data file into it.
+        manifest: Settings, identity and counts; ``format``, ``format_version`` and ``files``
+            (a sha256 and size per file written) are added here.
+
+    Returns:
+        The manifest as written.
+    """
+    target = resolve_index_directory(path)
+    if target.exists():
+        if not target.is_dir():
+            raise IndexFormatError(f"cannot save an index to {target}: it is a file")
+        if not (target / MANIFEST_NAME).is_file() and any(target.iterdir()):
+            raise IndexFormatError(
+                f"cannot save an index to {target}: the directory is not empty and holds no "
+                f"{MANIFEST_NAME}; refusing to replace what is not an index"
+            )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.saving-{uuid.uuid4().hex[:12]}")
+    staging.mkdir()
+    try:
+        write_files(staging)
+        files = {}
+        for file_path in sorted(p for p in staging.rglob("*") if p.is_file()):
+            _fsync_file(file_path)
+            relative = file_path.relative_to(staging).as_posix()
+            files[relative] = {"sha256": sha256_file(file_path), "bytes": file_path.stat().st_size}
+        full_manifest = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            **manifest,
+            "files": files,
+        }
+        manifest_path = staging / MANIFEST_NAME
+        manifest_path.write_text(json.dumps(full_manifest, indent=2, sort_keys=False) + "\n")
+        _fsync_file(manifest_path)
+        _fsync_directory(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+    previous = _previous_path(target)
+    if previous.exists():
+        shutil.rmtree(previous)
+    if target.exists():
+        target.rename(previous)
+    staging.rename(target)
+    _fsync_directory(target.parent)
+    shutil.rmtree(previous, ignore_errors=True)
+    return full_manifest
+
+
+def read_manifest(path: str | Path, *, verify_checksums: bool = True) -> dict[str, Any]:
+    """Read and check an index directory's manifest.
+
+    Raises:
+        IndexFormatError: ``path`` is not an index directory, the manifest is unreadable, or a
+            listed file is missing.
+        IndexVersionError: the index was written by another format version.
+        ChecksumError: a file's size or sha256 differs from the manifest (truncated or altered).
+    """
+    directory = resolve_index_directory(path)
+    manifest_path = directory / MANIFEST_NAME
+    if not directory.is_dir():
+        raise IndexFormatError(f"not a hybridsearch index: {directory} is not a directory")
+    if not manifest_path.is_file():
+        raise IndexFormatError(
+            f"not a hybridsearch index: {directory} has no {MANIFEST_NAME} "
+            "(build one with `hybridsearch build` or HybridIndex.build(...).save(path))"
+        )
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise IndexFormatError(f"{manifest_path}: unreadable manifest: {error}") from error
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise IndexFormatError(
+            f"{manifest_path}: not a hybridsearch manifest (expected \"format\": "
+            f"\"{FORMAT_NAME}\")"
+        )
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise IndexVersionError(
+            f"{manifest_path}: index format version {version!r}, but this hybridsearch reads "
+            f"version {FORMAT_VERSION}; rebuild the index with this version"
+        )
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise IndexFormatError(f"{manifest_path}: the manifest lists no files")
+    for relative, expected in files.items():
+        file_path = directory / relative
+        if not file_path.is_file():
+            raise IndexFormatError(f"{file_path}: missing from the index (listed in the manifest)")
+        if not verify_checksums:
+            continue
+        size = file_path.stat().st_size
+        if size != expected["bytes"]:
+            raise ChecksumError(
+                f"{file_path}: {size} bytes, but the manifest says {expected['bytes']} "
+                "(truncated or altered); rebuild or restore the index"
+            )
+        if sha256_file(file_path) != expected["sha256"]:
+            raise ChecksumError(
+                f"{file_path}: sha256 differs from the manifest (altered); rebuild or restore "
+                "the index"
+            )
+    return manifest
