@@ -159,11 +159,11 @@ class Chunker:
         )
 
     def _token_ids(self, text: str) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
 
     def count_tokens(self, passage_text: str) -> int:
         """Tokens the model sees for a passage: prompt, text and special tokens."""
-        return len(self.tokenizer(self.prompt + passage_text)["input_ids"])
+        return len(self.tokenizer(self.prompt + passage_text, verbose=False)["input_ids"])
 
     def chunk(
         self, documents: Iterable[Document], *, first_passage_id: int = 0
@@ -192,7 +192,9 @@ class Chunker:
         """Cut one document into passages (one passage if it fits)."""
         report = report if report is not None else ChunkingReport()
         body = document.text
-        encoding = self.tokenizer(body, add_special_tokens=False, return_offsets_mapping=True)
+        encoding = self.tokenizer(
+            body, add_special_tokens=False, return_offsets_mapping=True, verbose=False
+        )
         offsets: Sequence[tuple[int, int]] = encoding["offset_mapping"]
 
         title_prefix = ""
@@ -249,7 +251,9 @@ class Chunker:
                 and units[last + 1].token_end - units[first].token_start <= budget
             ):
                 last += 1
-            start, end, token_end = self._fit(body, offsets, units[first], units[last], title_prefix)
+            start, end, token_end = self._fit(
+                body, offsets, units[first], units[last], title_prefix
+            )
             if token_end < units[last].token_end:
                 # Retokenising ran over and the passage was shortened: what was cut off
                 # becomes the start of the next passage, so no text is lost.
@@ -274,15 +278,11 @@ class Chunker:
             first = next_first
         return spans
 
-    def _units(
-        self, body: str, offsets: Sequence[tuple[int, int]], budget: int
-    ) -> list[_Unit]:
+    def _units(self, body: str, offsets: Sequence[tuple[int, int]], budget: int) -> list[_Unit]:
         """Sentences as token ranges; a sentence over ``budget`` becomes overlapping windows."""
         sentence_starts = [0] + [match.end() for match in _BOUNDARY.finditer(body)]
         sentence_starts = sorted(set(s for s in sentence_starts if s < len(body)))
-        token_sentence = [
-            bisect.bisect_right(sentence_starts, start) - 1 for start, _ in offsets
-        ]
+        token_sentence = [bisect.bisect_right(sentence_starts, start) - 1 for start, _ in offsets]
         units: list[_Unit] = []
         token_start = 0
         stride = budget - self.config.overlap

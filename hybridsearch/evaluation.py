@@ -34,14 +34,18 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hybridsearch.errors import CorpusFormatError, InvalidInputError
+
+if TYPE_CHECKING:
+    from hybridsearch.index import HybridIndex
 
 __all__ = [
     "DEFAULT_METRICS",
     "BeirDataset",
     "evaluate",
+    "evaluate_index",
     "evaluate_per_query",
     "load_beir",
     "run_from_ranked",
@@ -418,3 +422,52 @@ def _ranked_doc_ids(
         # sorted() is stable, so documents with exactly equal scores keep the run's order.
         ranked[query_id] = sorted(scores_by_doc, key=lambda doc_id: -scores_by_doc[doc_id])
     return ranked
+
+
+def search_run(
+    index: HybridIndex,
+    queries: Mapping[str, str],
+    *,
+    depth: int = 100,
+    batch_size: int = 64,
+    **options: Any,
+) -> dict[str, list[str]]:
+    """Document ids ranked by the index for each query (query id -> ids, best first).
+
+    Args:
+        index: The index to search.
+        queries: Query id -> query text.
+        depth: Documents per query (100, so Recall@100 is meaningful).
+        batch_size: Queries searched together (their dense encodings share batches).
+        **options: Search options (``mode``, ``fusion``, ...), as for ``HybridIndex.search``.
+    """
+    query_ids = list(queries)
+    ranked: dict[str, list[str]] = {}
+    for start in range(0, len(query_ids), batch_size):
+        batch = query_ids[start : start + batch_size]
+        results = index.search_batch(
+            [queries[query_id] for query_id in batch], depth, unit="documents", **options
+        )
+        for query_id, hits in zip(batch, results, strict=True):
+            ranked[query_id] = [hit.doc_id for hit in hits]
+    return ranked
+
+
+def evaluate_index(
+    index: HybridIndex,
+    dataset: BeirDataset,
+    *,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    **options: Any,
+) -> dict[str, float]:
+    """Search every query of a BEIR split with the index and score the document rankings.
+
+    Args:
+        index: The index (built from ``dataset.corpus_path``).
+        dataset: The split, from :func:`load_beir`.
+        metrics: As for :func:`evaluate`.
+        **options: Search options (``mode``, ``fusion``, ...), as for ``HybridIndex.search``.
+    """
+    ranked = search_run(index, dataset.queries, **options)
+    return evaluate(run_from_ranked(ranked), dataset.qrels, metrics)
+

@@ -305,8 +305,14 @@ class HybridIndex:
             The hits, best first; ``.plan`` and ``.timings`` tell how they were found.
         """
         options = dict(
-            k=k, mode=mode, fusion=fusion, unit=unit, depth=depth, rrf_k=rrf_k,
-            weights=weights, normalization=normalization,
+            k=k,
+            mode=mode,
+            fusion=fusion,
+            unit=unit,
+            depth=depth,
+            rrf_k=rrf_k,
+            weights=weights,
+            normalization=normalization,
         )
         planner = self.planner
         return planner.run(planner.plan(query, **options))
@@ -436,8 +442,7 @@ class HybridIndex:
             report = ChunkingReport(**manifest["chunking_report"])
         except (KeyError, TypeError, ValueError) as error:
             raise IndexFormatError(
-                f"{directory / storage.MANIFEST_NAME}: a setting is missing or malformed "
-                f"({error})"
+                f"{directory / storage.MANIFEST_NAME}: a setting is missing or malformed ({error})"
             ) from error
 
         if isinstance(model, Encoder):
@@ -459,9 +464,11 @@ class HybridIndex:
         )
         counts = manifest.get("counts", {})
         found = {"documents": len(documents), "passages": len(passages)}
-        if counts != found or bm25_index.num_passages != len(passages) or len(
-            vector_index
-        ) != len(passages):
+        if (
+            counts != found
+            or bm25_index.num_passages != len(passages)
+            or len(vector_index) != len(passages)
+        ):
             raise IndexFormatError(
                 f"{directory}: the manifest counts {counts}, but the files hold {found}, "
                 f"{bm25_index.num_passages} BM25 passages and {len(vector_index)} vectors"

@@ -254,8 +254,10 @@ class QueryPlanner:
 
         fusion_started = time.perf_counter()
         fused = self._fuse(plan, rankings)[: plan.k]
-        hits = [self._hit(rank, key, score, plan, rankings) for rank, (key, score) in
-                enumerate(fused, start=1)]
+        hits = [
+            self._hit(rank, key, score, plan, rankings)
+            for rank, (key, score) in enumerate(fused, start=1)
+        ]
         timings["fusion"] = (time.perf_counter() - fusion_started) * 1000
         timings["total"] = (time.perf_counter() - started) * 1000 + timings.get("encode", 0.0)
         return Hits(hits, plan=plan, timings=timings, analyzer=self.analyzer)
@@ -302,8 +304,7 @@ class QueryPlanner:
                 weights=weights,
             )
         return convex(
-            [list(zip(rankings[leg].keys, rankings[leg].scores, strict=True))
-             for leg in plan.legs],
+            [list(zip(rankings[leg].keys, rankings[leg].scores, strict=True)) for leg in plan.legs],
             weights=weights,
             normalization=plan.fusion_params["normalization"],
         )
@@ -355,9 +356,7 @@ def _positive_int(name: str, value: Any) -> int:
 
 def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
     if value not in choices:
-        raise InvalidInputError(
-            f"unknown {name} {value!r}; expected one of: {', '.join(choices)}"
-        )
+        raise InvalidInputError(f"unknown {name} {value!r}; expected one of: {', '.join(choices)}")
 
 
 def _leg_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
@@ -372,7 +371,8 @@ def _leg_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
     for leg, weight in weights.items():
         _check_choice("leg in weights", leg, LEGS)
         if not isinstance(weight, int | float) or not math.isfinite(weight) or weight < 0:
-            raise InvalidInputError(f"weight of {leg!r} must be a finite number >= 0, got "
-                                    f"{weight!r}")
+            raise InvalidInputError(
+                f"weight of {leg!r} must be a finite number >= 0, got {weight!r}"
+            )
         resolved[leg] = float(weight)
     return resolved

@@ -153,8 +153,7 @@ def read_manifest(path: str | Path, *, verify_checksums: bool = True) -> dict[st
         raise IndexFormatError(f"{manifest_path}: unreadable manifest: {error}") from error
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise IndexFormatError(
-            f"{manifest_path}: not a hybridsearch manifest (expected \"format\": "
-            f"\"{FORMAT_NAME}\")"
+            f'{manifest_path}: not a hybridsearch manifest (expected "format": "{FORMAT_NAME}")'
         )
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -16,9 +17,27 @@ MAX_LENGTH = 256
 def _words(count: int, seed: int = 0) -> list[str]:
     rng = random.Random(seed)
     vocabulary = [
-        "protein", "cells", "expression", "increased", "patients", "receptor", "signalling",
-        "mitochondrial", "inflammation", "cohort", "randomised", "trial", "outcome",
-        "significantly", "hypothesis", "β-catenin", "naïve", "über", "電子", "42", "IL-6",
+        "protein",
+        "cells",
+        "expression",
+        "increased",
+        "patients",
+        "receptor",
+        "signalling",
+        "mitochondrial",
+        "inflammation",
+        "cohort",
+        "randomised",
+        "trial",
+        "outcome",
+        "significantly",
+        "hypothesis",
+        "β-catenin",
+        "naïve",
+        "über",
+        "電子",
+        "42",
+        "IL-6",
     ]
     return [rng.choice(vocabulary) for _ in range(count)]
 
@@ -49,8 +68,9 @@ def _check_invariants(chunker: Chunker, document: Document, passages) -> None:
     for passage in passages:
         for position in range(passage.start, passage.end):
             covered[position] = True
-    missed = [c for c, hit in zip(document.text, covered, strict=True) if not hit and
-              not c.isspace()]
+    missed = [
+        c for c, hit in zip(document.text, covered, strict=True) if not hit and not c.isspace()
+    ]
     assert missed == []
     # Passages come in document order.
     starts = [passage.start for passage in passages]
@@ -91,7 +111,9 @@ def test_cuts_at_sentence_boundaries(chunker):
     passages, _ = chunker.chunk([document])
     assert len(passages) > 2
     for passage in passages:
-        assert passage.text[0].isupper() or passage.text[0].isdigit() or not passage.text[0].isascii()
+        assert (
+            passage.text[0].isupper() or passage.text[0].isdigit() or not passage.text[0].isascii()
+        )
         assert passage.text.endswith(".")
 
 
@@ -99,24 +121,22 @@ def test_sentence_longer_than_limit_is_split_at_tokens(tokenizer):
     chunker = Chunker(tokenizer, max_seq_length=MAX_LENGTH, config=ChunkingConfig(overlap=16))
     text = " ".join(_words(3_000, seed=3))  # one huge sentence, no full stop
     document = Document(id="run-on", text=text)
-    passages, report = chunker.chunk([document])
+    passages, _report = chunker.chunk([document])
     _check_invariants(chunker, document, passages)
     assert len(passages) > 5
     # Token windows overlap by (about) the configured number of tokens.
-    for before, after in zip(passages, passages[1:], strict=False):
+    for before, after in itertools.pairwise(passages):
         assert after.start < before.end
 
 
 def test_overlap_respected(tokenizer):
     overlap = 40
-    chunker = Chunker(
-        tokenizer, max_seq_length=MAX_LENGTH, config=ChunkingConfig(overlap=overlap)
-    )
+    chunker = Chunker(tokenizer, max_seq_length=MAX_LENGTH, config=ChunkingConfig(overlap=overlap))
     document = Document(id="d", text=_sentences(3_000, seed=4))
     passages, _ = chunker.chunk([document])
     _check_invariants(chunker, document, passages)
     shared_any = False
-    for before, after in zip(passages, passages[1:], strict=False):
+    for before, after in itertools.pairwise(passages):
         if after.start < before.end:
             shared_any = True
             shared = document.text[after.start : before.end]
@@ -125,7 +145,7 @@ def test_overlap_respected(tokenizer):
 
     no_overlap = Chunker(tokenizer, max_seq_length=MAX_LENGTH, config=ChunkingConfig(overlap=0))
     passages, _ = no_overlap.chunk([document])
-    for before, after in zip(passages, passages[1:], strict=False):
+    for before, after in itertools.pairwise(passages):
         assert after.start >= before.end
 
 

@@ -75,7 +75,7 @@ def test_refuses_to_replace_a_directory_that_is_not_an_index(tmp_path):
 
 
 def test_not_an_index(tmp_path):
-    with pytest.raises(IndexFormatError, match="no manifest.json"):
+    with pytest.raises(IndexFormatError, match=r"no manifest\.json"):
         storage.read_manifest(tmp_path)
     with pytest.raises(IndexFormatError, match="not a directory"):
         storage.read_manifest(tmp_path / "absent")
@@ -85,14 +85,14 @@ def test_truncated_and_altered_files(tmp_path):
     target = tmp_path / "index"
     storage.write_index_directory(target, _writer(b"abcdef"), {})
     (target / "data.bin").write_bytes(b"abc")
-    with pytest.raises(ChecksumError, match="data.bin.*truncated"):
+    with pytest.raises(ChecksumError, match=r"data\.bin.*truncated"):
         storage.read_manifest(target)
     (target / "data.bin").write_bytes(b"abcdeX")
-    with pytest.raises(ChecksumError, match="data.bin.*sha256"):
+    with pytest.raises(ChecksumError, match=r"data\.bin.*sha256"):
         storage.read_manifest(target)
     storage.read_manifest(target, verify_checksums=False)
     (target / "data.bin").unlink()
-    with pytest.raises(IndexFormatError, match="data.bin.*missing"):
+    with pytest.raises(IndexFormatError, match=r"data\.bin.*missing"):
         storage.read_manifest(target)
 
 
