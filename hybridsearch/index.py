@@ -40,7 +40,7 @@ from hybridsearch.errors import (
     InvalidInputError,
     ModelMismatchError,
 )
-from hybridsearch.planner import DEFAULT_RRF_K, Plan, QueryPlanner
+from hybridsearch.planner import DEFAULT_RRF_K, Plan, QueryPlanner, model_mismatch_message
 from hybridsearch.results import Hits
 
 if TYPE_CHECKING:
@@ -451,9 +451,9 @@ class HybridIndex:
             encoder = Encoder(model if model is not None else manifest.get("model_source"))
         if not encoder.identity.same_model_as(model_identity):
             raise ModelMismatchError(
-                f"the index at {directory} was built with {model_identity.describe()}, but "
-                f"the model given is {encoder.identity.describe()}; load it with the model it "
-                "was built with, or rebuild the index"
+                model_mismatch_message(
+                    model_identity, encoder.identity, f"the index at {directory}", "the model given"
+                )
             )
 
         documents = _read_documents(directory / _DOCUMENTS_FILE)

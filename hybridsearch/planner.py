@@ -218,8 +218,9 @@ class QueryPlanner:
 
     def run_batch(self, plans: Sequence[Plan]) -> list[Hits]:
         """Run several plans, encoding all dense queries in one batch."""
-        self._check_model()
         dense_plans = [number for number, plan in enumerate(plans) if "dense" in plan.legs]
+        if dense_plans:
+            self._check_model()
         query_vectors: dict[int, np.ndarray] = {}
         encode_ms = 0.0
         if dense_plans:
@@ -265,9 +266,9 @@ class QueryPlanner:
     def _check_model(self) -> None:
         if not self.encoder.identity.same_model_as(self.model_identity):
             raise ModelMismatchError(
-                f"this index holds vectors of {self.model_identity.describe()}, but the "
-                f"encoder is {self.encoder.identity.describe()}; query it with the model it "
-                "was built with, or rebuild the index"
+                model_mismatch_message(
+                    self.model_identity, self.encoder.identity, "this index", "the encoder"
+                )
             )
 
     def _to_unit(self, passage_ids: np.ndarray, scores: np.ndarray, unit: str) -> _LegRanking:
@@ -346,6 +347,30 @@ class QueryPlanner:
             metadata=document.metadata,
             **breakdown,
         )
+
+
+def model_mismatch_message(
+    expected: ModelIdentity, found: ModelIdentity, expected_where: str, found_where: str
+) -> str:
+    """Say which two models differ, and in what, for a ModelMismatchError."""
+    expected_fields, found_fields = expected.to_dict(), found.to_dict()
+    differences = ", ".join(
+        f"{name} {expected_fields[name]!r} vs {found_fields[name]!r}"
+        for name in (
+            "weights_digest",
+            "dimension",
+            "pooling",
+            "normalize",
+            "query_prompt",
+            "passage_prompt",
+        )
+        if expected_fields[name] != found_fields[name]
+    )
+    return (
+        f"{expected_where} holds vectors of {expected.describe()}, but {found_where} is "
+        f"{found.describe()} (differs in {differences}); vectors of different models cannot "
+        "be compared: use the model the index was built with, or rebuild the index"
+    )
 
 
 def _positive_int(name: str, value: Any) -> int:

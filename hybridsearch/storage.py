@@ -68,6 +68,29 @@ def _fsync_file(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_abandoned_staging(target: Path) -> None:
+    """Delete staging directories of saves whose process died (a crash or a kill)."""
+    prefix = f".{target.name}.saving-"
+    if not target.parent.is_dir():
+        return
+    for candidate in target.parent.iterdir():
+        if not candidate.name.startswith(prefix):
+            continue
+        pid_text = candidate.name[len(prefix) :].split("-", 1)[0]
+        if pid_text.isdigit() and not _process_alive(int(pid_text)):
+            shutil.rmtree(candidate, ignore_errors=True)
+
+
 def write_index_directory(
     path: str | Path,
     write_files: Callable[[Path], None],
@@ -95,7 +118,8 @@ def write_index_directory(
                 f"{MANIFEST_NAME}; refusing to replace what is not an index"
             )
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.saving-{uuid.uuid4().hex[:12]}")
+    _remove_abandoned_staging(target)
+    staging = target.with_name(f".{target.name}.saving-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     staging.mkdir()
     try:
         write_files(staging)

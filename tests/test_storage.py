@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -115,3 +116,15 @@ def test_garbage_manifest(tmp_path):
     (tmp_path / storage.MANIFEST_NAME).write_text('{"format": "something-else"}')
     with pytest.raises(IndexFormatError, match="not a hybridsearch manifest"):
         storage.read_manifest(tmp_path)
+
+
+def test_abandoned_staging_of_a_dead_process_is_removed(tmp_path):
+    target = tmp_path / "index"
+    dead = tmp_path / ".index.saving-999999999-abcd"  # no such process
+    dead.mkdir()
+    (dead / "half.bin").write_bytes(b"half")
+    alive = tmp_path / f".index.saving-{os.getpid()}-abcd"  # a save still running
+    alive.mkdir()
+    storage.write_index_directory(target, _writer(b"x"), {})
+    assert not dead.exists()
+    assert alive.exists()

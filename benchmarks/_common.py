@@ -1,0 +1,203 @@
+"""Helpers shared by the benchmark scripts: machine description, BEIR loading, JSON results.
+
+Benchmarks run on a shared development machine, so every result file carries the machine
+description and a note that timings are noisy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
+
+NOISE_NOTE = (
+    "Measured on a shared machine where other work runs at the same time; CPU timings are "
+    "noisy (expect +-20% or more between runs). Compare figures measured side by side in one "
+    "run, not across runs."
+)
+
+# Distributions whose versions a result file records when they are installed. Versions come
+# from package metadata, so nothing heavy (torch) is imported just to describe the machine.
+_VERSIONED_DISTRIBUTIONS = (
+    "hybridsearch",
+    "numpy",
+    "torch",
+    "transformers",
+    "faiss-cpu",
+    "rank-bm25",
+    "bm25s",
+    "nltk",
+    "PyStemmer",
+    "pytrec-eval-terrier",
+    "sentence-transformers",
+)
+
+
+def single_thread_environment() -> None:
+    """Pin BLAS/OpenMP pools to one thread; call before numpy is imported to take effect."""
+    for variable in (
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "NUMEXPR_NUM_THREADS",
+        "VECLIB_MAXIMUM_THREADS",
+    ):
+        os.environ[variable] = "1"
+
+
+def default_data_path(name: str) -> Path:
+    """Where a BEIR dataset lives by default: ../shared/beir/<name> from the repository root."""
+    return REPO_ROOT.parent / "shared" / "beir" / name
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model, core counts, memory, OS, Python and library versions, git commit."""
+    cpu_model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        cpu_model = platform.processor() or "unknown"
+    info: dict[str, Any] = {
+        "cpu_model": cpu_model,
+        "logical_cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "versions": {},
+        "git_commit": _git_commit(),
+    }
+    try:
+        import psutil
+
+        info["physical_cores"] = psutil.cpu_count(logical=False)
+        info["memory_gib"] = round(psutil.virtual_memory().total / 2**30, 1)
+    except ImportError:
+        pass
+    for distribution in _VERSIONED_DISTRIBUTIONS:
+        try:
+            info["versions"][distribution] = metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            continue
+    return info
+
+
+def _git_commit() -> str | None:
+    try:
+        completed = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=REPO_ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    return completed.stdout.strip() + ("-dirty" if dirty else "")
+
+
+def write_results(name: str, payload: dict[str, Any]) -> Path:
+    """Write benchmarks/results/<name>.json with the machine info and the noise note added."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    document = {"benchmark": name, "machine": machine_info(), "note": NOISE_NOTE, **payload}
+    path = RESULTS_DIR / f"{name}.json"
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    os.replace(temporary, path)
+    return path
+
+
+@dataclass(frozen=True)
+class BeirData:
+    """A BEIR test collection, ready for benchmarks.
+
+    Attributes:
+        name: The dataset folder name (``scifact``).
+        doc_ids: Corpus ids in file order.
+        doc_texts: ``title + " " + text`` per document, aligned with doc_ids.
+        query_ids: Ids of the queries judged in the split, sorted.
+        query_texts: Query texts aligned with query_ids.
+        qrels: query id -> {doc id: relevance}.
+    """
+
+    name: str
+    doc_ids: list[str]
+    doc_texts: list[str]
+    query_ids: list[str]
+    query_texts: list[str]
+    qrels: dict[str, dict[str, int]]
+
+
+def load_beir(data_dir: str | os.PathLike[str], split: str = "test") -> BeirData:
+    """Read a BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv) for a benchmark.
+
+    queries.jsonl holds every split; only the queries judged in ``split`` are kept. The qrels
+    have a header line and CRLF endings.
+
+    Raises:
+        SystemExit: A file is missing (benchmarks are scripts: the message says which).
+    """
+    folder = Path(data_dir)
+    paths = {
+        "corpus": folder / "corpus.jsonl",
+        "queries": folder / "queries.jsonl",
+        "qrels": folder / "qrels" / f"{split}.tsv",
+    }
+    for path in paths.values():
+        if not path.is_file():
+            raise SystemExit(f"BEIR file {path} is missing (pass --data <folder of a dataset>)")
+    doc_ids, doc_texts = [], []
+    with paths["corpus"].open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                record = json.loads(line)
+                doc_ids.append(str(record["_id"]))
+                doc_texts.append((record.get("title") or "") + " " + (record.get("text") or ""))
+    qrels: dict[str, dict[str, int]] = {}
+    with paths["qrels"].open(encoding="utf-8", newline="") as lines:
+        next(lines)  # header: query-id, corpus-id, score
+        for line in lines:
+            fields = line.rstrip("\r\n").split("\t")
+            if len(fields) == 3:
+                qrels.setdefault(fields[0], {})[fields[1]] = int(fields[2])
+    all_queries: dict[str, str] = {}
+    with paths["queries"].open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                record = json.loads(line)
+                all_queries[str(record["_id"])] = record["text"]
+    query_ids = sorted(qrels)
+    return BeirData(
+        name=folder.name,
+        doc_ids=doc_ids,
+        doc_texts=doc_texts,
+        query_ids=query_ids,
+        query_texts=[all_queries[query_id] for query_id in query_ids],
+        qrels=qrels,
+    )
+
+
+def ndcg_at_10(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> float:
+    """Mean nDCG@10 over every judged query (pytrec_eval); a query with no results counts 0."""
+    import pytrec_eval
+
+    evaluator = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10"})
+    per_query = evaluator.evaluate({query_id: run.get(query_id, {}) for query_id in qrels})
+    return sum(per_query.get(query_id, {}).get("ndcg_cut_10", 0.0) for query_id in qrels) / len(
+        qrels
+    )
