@@ -141,6 +141,7 @@ class HybridIndex:
         chunking_report: ChunkingReport,
         build_seconds: Mapping[str, float] | None = None,
         model_source: str | None = None,
+        source: Mapping[str, Any] | None = None,
     ) -> None:
         self.documents = list(documents)
         self.passages = list(passages)
@@ -155,6 +156,9 @@ class HybridIndex:
         self.chunking_report = chunking_report
         self.build_seconds = dict(build_seconds or {})
         self.model_source = model_source
+        # Where the corpus came from (e.g. a path and its sha256), recorded in the manifest
+        # so a caller can tell whether an index is up to date with its corpus.
+        self.source = dict(source) if source else None
         self._documents_by_id = {document.id: document for document in self.documents}
 
     # -- building ---------------------------------------------------------------------------
@@ -206,8 +210,8 @@ class HybridIndex:
         seconds["read"] = time.perf_counter() - started
 
         model_source = None if isinstance(model, Encoder) or model is None else str(model)
-        encoder = model if isinstance(model, Encoder) else Encoder(model)
-        encoder.progress = progress
+        # An Encoder passed in keeps its own progress setting.
+        encoder = model if isinstance(model, Encoder) else Encoder(model, progress=progress)
 
         started = time.perf_counter()
         chunker = Chunker.for_encoder(encoder, chunking_config)
@@ -401,6 +405,7 @@ class HybridIndex:
             "counts": {"documents": self.num_documents, "passages": self.num_passages},
             "chunking_report": self.chunking_report.to_dict(),
             "build_seconds": self.build_seconds,
+            "source": self.source,
         }
         storage.write_index_directory(path, write_files, manifest)
 
@@ -487,6 +492,7 @@ class HybridIndex:
             chunking_report=report,
             build_seconds=manifest.get("build_seconds"),
             model_source=manifest.get("model_source"),
+            source=manifest.get("source"),
         )
 
 
