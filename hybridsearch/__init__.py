@@ -19,6 +19,7 @@ from __future__ import annotations
 from hybridsearch.analysis import Analyzer
 from hybridsearch.bm25 import BM25_VARIANTS, BM25Index
 from hybridsearch.chunking import Chunker, ChunkingConfig, ChunkingReport
+from hybridsearch.display import ModeComparison, SearchBox, compare_modes
 from hybridsearch.documents import (
     Document,
     Passage,
@@ -69,15 +70,18 @@ __all__ = [
     "IndexFormatError",
     "IndexVersionError",
     "InvalidInputError",
+    "ModeComparison",
     "ModelIdentity",
     "ModelLoadError",
     "ModelMismatchError",
     "Passage",
     "Plan",
     "QueryPlanner",
+    "SearchBox",
     "VectorIndex",
     "VectorSettings",
     "__version__",
+    "compare_modes",
     "convex",
     "evaluate",
     "evaluate_index",

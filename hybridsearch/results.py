@@ -85,6 +85,13 @@ class Hits(list[Hit]):
         self.timings: dict[str, float] = dict(timings or {})
         self.analyzer = analyzer
 
+    def __repr__(self) -> str:
+        # A short form for terminals: one line per hit, not every field of every hit.
+        query = f" for {self.plan.query!r}" if self.plan is not None else ""
+        lines = [f"Hits({len(self)}{query})"]
+        lines += [f"  {hit.rank:>3}. {hit.doc_id}  {hit.score:.4f}" for hit in self]
+        return "\n".join(lines)
+
     def to_dicts(self) -> list[dict[str, Any]]:
         """Return the hits as JSON-ready data."""
         return [hit.to_dict() for hit in self]

@@ -310,7 +310,7 @@ def test_truncated_file_is_detected(saved_index, tmp_path, encoder):
     copy = _copy(saved_index, tmp_path)
     faiss_file = copy / "vectors.faiss"
     faiss_file.write_bytes(faiss_file.read_bytes()[:-100])
-    with pytest.raises(ChecksumError, match="vectors.faiss"):
+    with pytest.raises(ChecksumError, match=r"vectors\.faiss"):
         HybridIndex.load(copy, model=encoder)
 
 
@@ -318,7 +318,7 @@ def test_altered_file_is_detected(saved_index, tmp_path, encoder):
     copy = _copy(saved_index, tmp_path)
     documents_file = copy / "documents.jsonl"
     documents_file.write_text(documents_file.read_text().replace("Green tea", "Black tea"))
-    with pytest.raises(ChecksumError, match="documents.jsonl"):
+    with pytest.raises(ChecksumError, match=r"documents\.jsonl"):
         HybridIndex.load(copy, model=encoder)
 
 
