@@ -1,8 +1,9 @@
 """What a search returns: :class:`Hit` and the list of them, :class:`Hits`.
 
 A hit carries the breakdown users ask for: its fused score and rank, and for each leg (BM25
-and dense) the rank and raw score that leg gave it, or ``None`` where that leg did not return
-it. In a notebook both render as HTML tables (see :mod:`hybridsearch.display`).
+and dense) the rank and raw score that leg gave the passage shown, or ``None`` where that leg
+did not return it. With RRF, ``score`` is ``sum(weight / (k + leg_rank))`` over those ranks.
+In a notebook both render as HTML tables (see :mod:`hybridsearch.display`).
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ class Hit:
         title: The document's title.
         start: Where the passage starts in the document's text (characters).
         end: Where it ends (exclusive).
-        bm25_rank: Rank the BM25 leg gave (documents or passages, as the results), or None.
-        bm25_score: BM25's raw score, or None.
-        dense_rank: Rank the dense leg gave, or None.
-        dense_score: The dense leg's cosine similarity, or None.
+        bm25_rank: Rank the BM25 leg gave the passage shown (legs rank passages), or None
+            where BM25 did not return it among its candidates.
+        bm25_score: BM25's raw score of that passage, or None.
+        dense_rank: Rank the dense leg gave the passage shown, or None.
+        dense_score: The dense leg's cosine similarity for that passage, or None.
         metadata: The document's metadata.
     """
 

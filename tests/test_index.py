@@ -19,7 +19,6 @@ from hybridsearch.errors import (
     InvalidInputError,
     ModelMismatchError,
 )
-from hybridsearch.fusion import rrf
 from hybridsearch.index import HybridIndex
 
 TOPICS = {
@@ -134,23 +133,36 @@ def test_dense_finds_paraphrase_bm25_cannot(index):
 
 def test_hit_breakdown_matches_the_legs(index):
     query = "water for brewing"
+    bm25 = index.search(query, k=1000, mode="bm25", unit="passages")
+    dense = index.search(query, k=1000, mode="dense", unit="passages")
+    bm25_by_passage = {hit.passage_id: hit for hit in bm25}
+    dense_by_passage = {hit.passage_id: hit for hit in dense}
+    # RRF over the legs' passage rankings, computed by hand, then each document's best.
+    fused: dict[int, float] = {}
+    for ranking in (bm25, dense):
+        for hit in ranking:
+            fused[hit.passage_id] = fused.get(hit.passage_id, 0.0) + 1 / (60 + hit.rank)
+    expected_docs, seen = [], set()
+    for passage_id in sorted(fused, key=lambda p: -fused[p]):
+        doc_id = index.passages[passage_id].doc_id
+        if doc_id not in seen:
+            seen.add(doc_id)
+            expected_docs.append((doc_id, passage_id))
+
     hybrid = index.search(query, k=5)
-    bm25 = {hit.doc_id: hit for hit in index.search(query, k=100, mode="bm25")}
-    dense = {hit.doc_id: hit for hit in index.search(query, k=100, mode="dense")}
-    expected = rrf(
-        [list(bm25), list(dense)],
-        k=60,
-    )
-    assert [doc_id for doc_id, _ in expected[:5]] == [hit.doc_id for hit in hybrid]
-    for hit, (_, fused_score) in zip(hybrid, expected, strict=False):
-        assert hit.score == pytest.approx(fused_score)
-        if hit.doc_id in bm25:
-            assert hit.bm25_rank == bm25[hit.doc_id].rank
-            assert hit.bm25_score == pytest.approx(bm25[hit.doc_id].score)
-        else:
+    assert [(hit.doc_id, hit.passage_id) for hit in hybrid] == expected_docs[:5]
+    for hit in hybrid:
+        assert hit.score == pytest.approx(fused[hit.passage_id])
+        in_bm25 = bm25_by_passage.get(hit.passage_id)
+        if in_bm25 is None:
             assert hit.bm25_rank is None and hit.bm25_score is None
-        assert hit.dense_rank == dense[hit.doc_id].rank
-        assert hit.dense_score == pytest.approx(dense[hit.doc_id].score)
+        else:
+            assert hit.bm25_rank == in_bm25.rank
+            assert hit.bm25_score == pytest.approx(in_bm25.score)
+        assert hit.dense_rank == dense_by_passage[hit.passage_id].rank
+        assert hit.dense_score == pytest.approx(dense_by_passage[hit.passage_id].score)
+        rrf_by_hand = sum(1 / (60 + r) for r in (hit.bm25_rank, hit.dense_rank) if r)
+        assert hit.score == pytest.approx(rrf_by_hand)
         assert 0 <= hit.start <= hit.end
         assert hit.text == index.document(hit.doc_id).text[hit.start : hit.end]
 
