@@ -164,8 +164,8 @@ def _plot() -> Path | None:
     axes.set_xticklabels([result["dataset"] for result in results])
     axes.set_ylabel("nDCG@10 (test)")
     axes.set_title("hybridsearch on BEIR, per mode")
-    axes.legend(fontsize=8, loc="upper right")
-    axes.set_ylim(0, max(r["quality"]["hybrid-rrf"]["ndcg@10"] for r in results) * 1.25)
+    axes.legend(fontsize=8, loc="upper center", ncols=len(MODES), frameon=False)
+    axes.set_ylim(0, max(r["quality"]["hybrid-rrf"]["ndcg@10"] for r in results) * 1.3)
     figure.tight_layout()
     path = RESULTS_DIR / "beir_ndcg.png"
     figure.savefig(path, dpi=120)
