@@ -144,60 +144,37 @@ class BeirData:
 
 
 def load_beir(data_dir: str | os.PathLike[str], split: str = "test") -> BeirData:
-    """Read a BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv) for a benchmark.
+    """Read a BEIR folder for a benchmark, with the package's own readers.
 
-    queries.jsonl holds every split; only the queries judged in ``split`` are kept. The qrels
-    have a header line and CRLF endings.
+    ``doc_texts`` is ``title + " " + text``, as BEIR evaluations do; queries are those judged
+    in ``split``, sorted by id.
 
     Raises:
-        SystemExit: A file is missing (benchmarks are scripts: the message says which).
+        SystemExit: the folder is not a BEIR dataset (benchmarks are scripts: the message says
+            which file).
     """
-    folder = Path(data_dir)
-    paths = {
-        "corpus": folder / "corpus.jsonl",
-        "queries": folder / "queries.jsonl",
-        "qrels": folder / "qrels" / f"{split}.tsv",
-    }
-    for path in paths.values():
-        if not path.is_file():
-            raise SystemExit(f"BEIR file {path} is missing (pass --data <folder of a dataset>)")
-    doc_ids, doc_texts = [], []
-    with paths["corpus"].open(encoding="utf-8") as lines:
-        for line in lines:
-            if line.strip():
-                record = json.loads(line)
-                doc_ids.append(str(record["_id"]))
-                doc_texts.append((record.get("title") or "") + " " + (record.get("text") or ""))
-    qrels: dict[str, dict[str, int]] = {}
-    with paths["qrels"].open(encoding="utf-8", newline="") as lines:
-        next(lines)  # header: query-id, corpus-id, score
-        for line in lines:
-            fields = line.rstrip("\r\n").split("\t")
-            if len(fields) == 3:
-                qrels.setdefault(fields[0], {})[fields[1]] = int(fields[2])
-    all_queries: dict[str, str] = {}
-    with paths["queries"].open(encoding="utf-8") as lines:
-        for line in lines:
-            if line.strip():
-                record = json.loads(line)
-                all_queries[str(record["_id"])] = record["text"]
-    query_ids = sorted(qrels)
+    from hybridsearch.documents import read_beir_corpus
+    from hybridsearch.errors import HybridSearchError
+    from hybridsearch.evaluation import load_beir as load_split
+
+    try:
+        split_data = load_split(data_dir, split=split)
+        documents = list(read_beir_corpus(data_dir))
+    except HybridSearchError as error:
+        raise SystemExit(f"cannot read the BEIR dataset: {error}") from error
+    query_ids = sorted(split_data.queries)
     return BeirData(
-        name=folder.name,
-        doc_ids=doc_ids,
-        doc_texts=doc_texts,
+        name=Path(data_dir).resolve().name,
+        doc_ids=[document.id for document in documents],
+        doc_texts=[f"{document.title} {document.text}" for document in documents],
         query_ids=query_ids,
-        query_texts=[all_queries[query_id] for query_id in query_ids],
-        qrels=qrels,
+        query_texts=[split_data.queries[query_id] for query_id in query_ids],
+        qrels=split_data.qrels,
     )
 
 
 def ndcg_at_10(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> float:
     """Mean nDCG@10 over every judged query (pytrec_eval); a query with no results counts 0."""
-    import pytrec_eval
+    from hybridsearch.evaluation import evaluate
 
-    evaluator = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10"})
-    per_query = evaluator.evaluate({query_id: run.get(query_id, {}) for query_id in qrels})
-    return sum(per_query.get(query_id, {}).get("ndcg_cut_10", 0.0) for query_id in qrels) / len(
-        qrels
-    )
+    return evaluate(run, qrels, ["ndcg@10"])["ndcg@10"]

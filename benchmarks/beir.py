@@ -193,6 +193,7 @@ def main() -> int:
     dataset = load_beir(data_dir, split=args.split)
 
     index, indexing = _build_or_reuse(data_dir, index_dir, args.cache_dir, args.rebuild)
+    index.encoder.progress = False  # bars were for the corpus; queries come in small batches
     print(f"{index!r}", file=sys.stderr)
 
     quality = {}
