@@ -138,15 +138,12 @@ def _add_search_options(parser: argparse.ArgumentParser) -> None:
 # -- commands -------------------------------------------------------------------------------
 
 
-def _progress_wanted(args: argparse.Namespace) -> bool:
-    return not getattr(args, "no_progress", False)
-
-
 def _cmd_build(args: argparse.Namespace) -> int:
     from hybridsearch.documents import read_corpus
 
-    index = _build_index(
+    _build_index(
         read_corpus(args.corpus),
+        source=_corpus_source(Path(args.corpus)),
         index_path=Path(args.index),
         model=args.model,
         chunking={"passage_tokens": args.passage_tokens, "overlap": args.overlap},
@@ -154,9 +151,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
         vectors={"kind": "hnsw" if args.hnsw else "flat"},
         batch_size=args.batch_size,
         embedding_cache=args.embedding_cache,
-        progress=_progress_wanted(args),
+        progress=not args.no_progress,
     )
-    del index
     return 0
 
 
@@ -171,6 +167,7 @@ def _build_index(
     batch_size: int = 16,
     embedding_cache: str | None = None,
     progress: bool = True,
+    source: dict[str, Any] | None = None,
 ) -> HybridIndex:
     """Read, build, save, and print a summary of each stage."""
     from hybridsearch.encoder import Encoder
@@ -195,6 +192,7 @@ def _build_index(
         embedding_cache=embedding_cache,
     )
     index.model_source = model
+    index.source = source
     started = time.perf_counter()
     index.save(index_path)
     save_seconds = time.perf_counter() - started
@@ -218,6 +216,20 @@ def _build_index(
     )
     print(f"index size on disk: {size / 2**20:.1f} MiB", file=sys.stderr)
     return index
+
+
+def _corpus_source(corpus: Path) -> dict[str, Any]:
+    """Where a corpus came from, recorded in the manifest: its path, and sha256 for a file.
+
+    Others (benchmarks/beir.py, the notebook) compare the digest to reuse an index.
+    """
+    from hybridsearch.storage import sha256_file
+
+    corpus_file = corpus / "corpus.jsonl" if (corpus / "corpus.jsonl").is_file() else corpus
+    source: dict[str, Any] = {"path": str(corpus_file.resolve())}
+    if corpus_file.is_file():
+        source["sha256"] = sha256_file(corpus_file)
+    return source
 
 
 def _load_index(path: str) -> HybridIndex:

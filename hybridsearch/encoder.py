@@ -623,7 +623,12 @@ class Encoder:
     def _load_transformer(folder: Path, name: str) -> tuple[Any, Any]:
         """Load the fast tokenizer and the bare transformer, wrapping any failure."""
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as transformers_logging
 
+        # transformers 5 shows a "Loading weights" bar on every load: noise for a 90 MB
+        # model that loads in a second. Its switch is process-wide, so it is put back after.
+        bars_were_on = transformers_logging.is_progress_bar_enabled()
+        transformers_logging.disable_progress_bar()
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(folder), use_fast=True)
             transformer = AutoModel.from_pretrained(str(folder))
@@ -631,6 +636,9 @@ class Encoder:
             raise ModelLoadError(
                 f"cannot load model {name!r} from {folder}: {type(error).__name__}: {error}"
             ) from error
+        finally:
+            if bars_were_on:
+                transformers_logging.enable_progress_bar()
         return tokenizer, transformer
 
     @staticmethod

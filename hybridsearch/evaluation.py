@@ -470,4 +470,3 @@ def evaluate_index(
     """
     ranked = search_run(index, dataset.queries, **options)
     return evaluate(run_from_ranked(ranked), dataset.qrels, metrics)
-

@@ -233,11 +233,10 @@ class QueryPlanner:
     def run_batch(self, plans: Sequence[Plan]) -> list[Hits]:
         """Run several plans, encoding all dense queries in one batch."""
         dense_plans = [number for number, plan in enumerate(plans) if "dense" in plan.legs]
-        if dense_plans:
-            self._check_model()
         query_vectors: dict[int, np.ndarray] = {}
         encode_ms = 0.0
         if dense_plans:
+            self._check_model()
             started = time.perf_counter()
             vectors = self.encoder.encode_queries([plans[number].query for number in dense_plans])
             encode_ms = (time.perf_counter() - started) * 1000 / len(dense_plans)
