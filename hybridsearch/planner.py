@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -252,29 +252,52 @@ class QueryPlanner:
         self, plan: Plan, query_vector: np.ndarray | None, timings: dict[str, float]
     ) -> Hits:
         started = time.perf_counter()
-        rankings: dict[str, _LegRanking] = {}
+        while True:
+            rankings = self._run_legs(plan, query_vector, timings)
+            fusion_started = time.perf_counter()
+            fused = self._aggregate(self._fuse(plan, rankings), plan.unit)[: plan.k]
+            timings["fusion"] = (time.perf_counter() - fusion_started) * 1000
+            legs_exhausted = all(
+                len(ranking.passage_ids) < plan.depth for ranking in rankings.values()
+            )
+            if len(fused) >= plan.k or legs_exhausted or plan.depth >= len(self.passages):
+                break
+            # Documents with many matching passages crowded the candidates: fewer than k
+            # documents came out, so the legs go deeper (4x) and the plan says so.
+            deeper = min(plan.depth * 4, len(self.passages))
+            plan = replace(
+                plan,
+                depth=deeper,
+                notes=(
+                    *plan.notes,
+                    f"fewer than {plan.k} documents in {plan.depth} passages per leg: "
+                    f"searched {deeper} deep",
+                ),
+            )
 
+        hits = [
+            self._hit(rank, passage_id, score, rankings)
+            for rank, (passage_id, score) in enumerate(fused, start=1)
+        ]
+        timings["total"] = (time.perf_counter() - started) * 1000 + timings.get("encode", 0.0)
+        return Hits(hits, plan=plan, timings=timings, analyzer=self.analyzer)
+
+    def _run_legs(
+        self, plan: Plan, query_vector: np.ndarray | None, timings: dict[str, float]
+    ) -> dict[str, _LegRanking]:
+        """Each leg's passages for the plan, best first, timing each leg."""
+        rankings: dict[str, _LegRanking] = {}
         if "bm25" in plan.legs:
             leg_started = time.perf_counter()
             passage_ids, scores = self.bm25.search(list(plan.query_terms), plan.depth)
             rankings["bm25"] = _LegRanking.from_arrays(passage_ids, scores)
             timings["bm25"] = (time.perf_counter() - leg_started) * 1000
-
         if "dense" in plan.legs:
             leg_started = time.perf_counter()
             passage_ids, scores = self.vectors.search(query_vector, plan.depth)
             rankings["dense"] = _LegRanking.from_arrays(passage_ids, scores)
             timings["faiss"] = (time.perf_counter() - leg_started) * 1000
-
-        fusion_started = time.perf_counter()
-        fused = self._aggregate(self._fuse(plan, rankings), plan.unit)[: plan.k]
-        hits = [
-            self._hit(rank, passage_id, score, rankings)
-            for rank, (passage_id, score) in enumerate(fused, start=1)
-        ]
-        timings["fusion"] = (time.perf_counter() - fusion_started) * 1000
-        timings["total"] = (time.perf_counter() - started) * 1000 + timings.get("encode", 0.0)
-        return Hits(hits, plan=plan, timings=timings, analyzer=self.analyzer)
+        return rankings
 
     def _check_model(self) -> None:
         if not self.encoder.identity.same_model_as(self.model_identity):

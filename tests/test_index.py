@@ -377,3 +377,16 @@ def test_save_refuses_a_directory_that_is_not_an_index(index, tmp_path):
     with pytest.raises(IndexFormatError):
         index.save(target)
     assert (target / "todo.txt").read_text() == "keep me"
+
+
+def test_documents_unit_searches_deeper_when_one_document_crowds_the_candidates(index):
+    # The long document has many passages about terns; with 3 passages per leg, fewer than
+    # 4 documents come out, so the planner goes deeper and says so.
+    hits = index.search("arctic terns migration distance", k=4, depth=3)
+    assert len(hits) == 4
+    assert len({hit.doc_id for hit in hits}) == 4
+    assert hits.plan.depth > 3
+    assert any("searched" in note for note in hits.plan.notes)
+    # Passages need no deepening: k passages fit in the candidates.
+    passages = index.search("arctic terns migration distance", k=3, depth=3, unit="passages")
+    assert passages.plan.depth == 3 and passages.plan.notes == ()
