@@ -103,6 +103,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "of one qrels split.",
     )
     evaluate.add_argument("--index", required=True, help="the index directory")
+    _add_model_option(evaluate)
     evaluate.add_argument("--beir", required=True, help="the BEIR dataset folder")
     evaluate.add_argument("--split", default="test", help="qrels split (default test)")
     evaluate.add_argument(
@@ -127,8 +128,17 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_model_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        help="the model folder the index was built with, if it "
+        "moved (default: the one recorded in the index)",
+    )
+
+
 def _add_search_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index", required=True, help="the index directory")
+    _add_model_option(parser)
     parser.add_argument("-k", type=int, default=10, help="results wanted (default 10)")
     parser.add_argument("--mode", default="hybrid", choices=MODES)
     parser.add_argument("--unit", default="documents", choices=("documents", "passages"))
@@ -191,7 +201,6 @@ def _build_index(
         progress=progress,
         embedding_cache=embedding_cache,
     )
-    index.model_source = model
     index.source = source
     started = time.perf_counter()
     index.save(index_path)
@@ -232,14 +241,14 @@ def _corpus_source(corpus: Path) -> dict[str, Any]:
     return source
 
 
-def _load_index(path: str) -> HybridIndex:
+def _load_index(path: str, model: str | None = None) -> HybridIndex:
     from hybridsearch.index import HybridIndex
 
-    return HybridIndex.load(path)
+    return HybridIndex.load(path, model=model)
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
-    index = _load_index(args.index)
+    index = _load_index(args.index, args.model)
     hits = index.search(args.query, args.k, mode=args.mode, unit=args.unit, fusion=args.fusion)
     if args.json:
         payload: dict[str, Any] = {"query": args.query, "hits": hits.to_dicts()}
@@ -298,7 +307,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from hybridsearch.evaluation import evaluate_index, load_beir
 
     dataset = load_beir(args.beir, split=args.split)
-    index = _load_index(args.index)
+    index = _load_index(args.index, args.model)
     results = {}
     for mode in args.modes:
         results[mode] = evaluate_index(index, dataset, mode=mode, fusion=args.fusion)

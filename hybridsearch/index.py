@@ -38,6 +38,7 @@ from hybridsearch.errors import (
     EmptyCorpusError,
     IndexFormatError,
     InvalidInputError,
+    ModelLoadError,
     ModelMismatchError,
 )
 from hybridsearch.planner import DEFAULT_RRF_K, Plan, QueryPlanner, model_mismatch_message
@@ -209,9 +210,16 @@ class HybridIndex:
             raise EmptyCorpusError("cannot build an index from an empty corpus (no documents)")
         seconds["read"] = time.perf_counter() - started
 
-        model_source = None if isinstance(model, Encoder) or model is None else str(model)
         # An Encoder passed in keeps its own progress setting.
         encoder = model if isinstance(model, Encoder) else Encoder(model, progress=progress)
+        # Made before the slow stages so a bad setting fails in seconds, not after encoding.
+        vector_index = VectorIndex(
+            encoder.dimension,
+            kind=vector_settings.kind,
+            hnsw_m=vector_settings.hnsw_m,
+            ef_construction=vector_settings.ef_construction,
+            ef_search=vector_settings.ef_search,
+        )
 
         started = time.perf_counter()
         chunker = Chunker.for_encoder(encoder, chunking_config)
@@ -236,13 +244,6 @@ class HybridIndex:
         seconds["encode"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        vector_index = VectorIndex(
-            encoder.dimension,
-            kind=vector_settings.kind,
-            hnsw_m=vector_settings.hnsw_m,
-            ef_construction=vector_settings.ef_construction,
-            ef_search=vector_settings.ef_search,
-        )
         vector_index.add(passage_vectors, np.arange(len(passages), dtype=np.int64))
         seconds["faiss"] = time.perf_counter() - started
 
@@ -259,7 +260,7 @@ class HybridIndex:
             vector_settings=vector_settings,
             chunking_report=report,
             build_seconds=seconds,
-            model_source=model_source,
+            model_source=_model_source(encoder.identity.name),
         )
 
     # -- searching --------------------------------------------------------------------------
@@ -452,8 +453,18 @@ class HybridIndex:
 
         if isinstance(model, Encoder):
             encoder = model
+        elif model is not None:
+            encoder = Encoder(model)
         else:
-            encoder = Encoder(model if model is not None else manifest.get("model_source"))
+            recorded = manifest.get("model_source")
+            try:
+                encoder = Encoder(recorded)
+            except ModelLoadError as error:
+                raise ModelLoadError(
+                    f"the index at {directory} was built with the model {recorded!r}, which "
+                    f"cannot be loaded here ({error}); pass the model folder (model=..., or "
+                    "--model on the command line)"
+                ) from error
         if not encoder.identity.same_model_as(model_identity):
             raise ModelMismatchError(
                 model_mismatch_message(
@@ -494,6 +505,12 @@ class HybridIndex:
             model_source=manifest.get("model_source"),
             source=manifest.get("source"),
         )
+
+
+def _model_source(name: str) -> str:
+    """What load() reopens: a local folder as an absolute path, else the name as given."""
+    folder = Path(name).expanduser()
+    return str(folder.resolve()) if folder.is_dir() else name
 
 
 def _read_documents(path: Path) -> list[Document]:

@@ -390,3 +390,21 @@ def test_documents_unit_searches_deeper_when_one_document_crowds_the_candidates(
     # Passages need no deepening: k passages fit in the candidates.
     passages = index.search("arctic terns migration distance", k=3, depth=3, unit="passages")
     assert passages.plan.depth == 3 and passages.plan.notes == ()
+
+
+def test_index_remembers_its_model_folder(tmp_path, model_path):
+    from hybridsearch.errors import ModelLoadError
+
+    folder = tmp_path / "my-model"
+    shutil.copytree(model_path, folder, symlinks=True)
+    documents = [Document(id=doc_id, text=text) for doc_id, (_, text) in TOPICS.items()]
+    built = HybridIndex.build(documents, model=str(folder))
+    built.save(tmp_path / "index")
+    loaded = HybridIndex.load(tmp_path / "index")  # reopens the recorded folder
+    assert loaded.model_source == str(folder.resolve())
+    assert loaded.search("green tea", k=1)[0].doc_id == "tea"
+    shutil.rmtree(folder)
+    with pytest.raises(ModelLoadError, match="pass the model folder"):
+        HybridIndex.load(tmp_path / "index")
+    # Another copy of the same weights is the same model.
+    assert HybridIndex.load(tmp_path / "index", model=model_path).search("tea", k=1)
