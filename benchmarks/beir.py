@@ -147,9 +147,7 @@ def _plot() -> Path | None:
     except ImportError:
         print("matplotlib is not installed: no plot", file=sys.stderr)
         return None
-    results = [
-        json.loads(path.read_text()) for path in sorted(RESULTS_DIR.glob("*.json"))
-    ]
+    results = [json.loads(path.read_text()) for path in sorted(RESULTS_DIR.glob("*.json"))]
     results = [result for result in results if result.get("benchmark") == "beir"]
     if not results:
         return None
@@ -175,16 +173,29 @@ def _plot() -> Path | None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=default_data_path("scifact"),
-                        help="BEIR dataset folder (default ../shared/beir/scifact)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=default_data_path("scifact"),
+        help="BEIR dataset folder (default ../shared/beir/scifact)",
+    )
     parser.add_argument("--split", default="test")
-    parser.add_argument("--index-dir", type=Path,
-                        help="where the index goes (default indexes/<dataset>)")
-    parser.add_argument("--cache-dir", type=Path, default=REPO_ROOT / "benchmarks" / "cache",
-                        help="passage-vector cache (default benchmarks/cache)")
+    parser.add_argument(
+        "--index-dir", type=Path, help="where the index goes (default indexes/<dataset>)"
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=REPO_ROOT / "benchmarks" / "cache",
+        help="passage-vector cache (default benchmarks/cache)",
+    )
     parser.add_argument("--rebuild", action="store_true", help="rebuild even if unchanged")
-    parser.add_argument("--latency-queries", type=int, default=300,
-                        help="single queries timed for latency (default 300)")
+    parser.add_argument(
+        "--latency-queries",
+        type=int,
+        default=300,
+        help="single queries timed for latency (default 300)",
+    )
     args = parser.parse_args()
 
     data_dir = args.data.resolve()
@@ -201,8 +212,11 @@ def main() -> int:
         started = time.perf_counter()
         quality[label] = evaluate_index(index, dataset, **options)
         quality[label]["seconds"] = time.perf_counter() - started
-        print(f"{label:<14} " + "  ".join(f"{metric} {value:.4f}"
-              for metric, value in quality[label].items()), file=sys.stderr)
+        print(
+            f"{label:<14} "
+            + "  ".join(f"{metric} {value:.4f}" for metric, value in quality[label].items()),
+            file=sys.stderr,
+        )
 
     latency = _latency(index, list(dataset.queries.values())[: args.latency_queries])
 
@@ -232,14 +246,15 @@ def main() -> int:
     print(f"\n{name}: {index.num_documents} documents, {index.num_passages} passages")
     print(f"{'mode':<14}{'nDCG@10':>9}{'R@100':>9}{'MRR@10':>9}")
     for label, metrics in quality.items():
-        print(f"{label:<14}{metrics['ndcg@10']:>9.4f}{metrics['recall@100']:>9.4f}"
-              f"{metrics['mrr@10']:>9.4f}")
+        print(
+            f"{label:<14}{metrics['ndcg@10']:>9.4f}{metrics['recall@100']:>9.4f}"
+            f"{metrics['mrr@10']:>9.4f}"
+        )
     for label, value in PUBLISHED.get(name, {}).items():
         print(f"published {label}: {value:.3f}")
     print(
         f"hybrid latency: p50 {latency['p50_ms']:.1f} ms, p95 {latency['p95_ms']:.1f} ms; mean "
-        "per stage: "
-        + ", ".join(f"{k} {v:.2f}" for k, v in latency["mean_ms_per_stage"].items())
+        "per stage: " + ", ".join(f"{k} {v:.2f}" for k, v in latency["mean_ms_per_stage"].items())
     )
     stages = indexing["stage_seconds"]
     print(

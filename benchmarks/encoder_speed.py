@@ -26,8 +26,6 @@ Usage (from the repository root):
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import statistics
 import sys
@@ -42,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 from _common import REPO_ROOT, default_data_path, load_beir, write_results
 
+from hybridsearch.embedding_cache import EmbeddingCache
 from hybridsearch.encoder import Encoder, TruncationWarning, cpu_supports_bf16
 from hybridsearch.vectors import VectorIndex
 
@@ -257,26 +256,22 @@ def measure_hnsw_recall(dataset: Any) -> dict[str, Any]:
 
 
 def _cached_corpus_vectors(encoder: Encoder, dataset: Any) -> np.ndarray:
-    """Encode every corpus passage once; later runs read benchmarks/cache/ (git-ignored)."""
-    corpus_digest = hashlib.sha256("\x00".join(dataset.doc_texts).encode("utf-8")).hexdigest()
-    key = f"{dataset.name}-{encoder.identity.weights_digest[:12]}-{corpus_digest[:12]}"
-    key += "-bf16" if encoder.bf16 else "-fp32"
-    path = CACHE_DIR / f"{key}.npy"
-    if path.is_file():
-        vectors = np.load(path)
-        if vectors.shape == (len(dataset.doc_texts), encoder.dimension):
-            print(f"\ncorpus vectors read from {path.relative_to(REPO_ROOT)}")
-            return vectors
-    print(f"\nencoding all {len(dataset.doc_texts)} {dataset.name} passages once (cached after)")
+    """Encode every corpus passage once; later runs read benchmarks/cache/ (git-ignored).
+
+    The package's EmbeddingCache keys vectors by model identity and passage text, as index
+    builds do.
+    """
+    cache = EmbeddingCache(CACHE_DIR, encoder.identity)
+    vectors, missing = cache.lookup(dataset.doc_texts)
+    if not missing:
+        print(f"\ncorpus vectors read from {cache.directory.relative_to(REPO_ROOT)}")
+        return vectors
+    print(f"\nencoding {len(missing)} {dataset.name} passages once (cached after)")
+    missing_texts = [dataset.doc_texts[row] for row in missing]
     started = time.perf_counter()
-    vectors = encoder.encode_passages(dataset.doc_texts)
-    print(f"  {len(vectors) / (time.perf_counter() - started):.1f} passages/s")
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    np.save(path, vectors)
-    (CACHE_DIR / f"{key}.json").write_text(
-        json.dumps({"identity": encoder.identity.to_dict(), "bf16": encoder.bf16}, indent=2),
-        encoding="utf-8",
-    )
+    vectors[missing] = encoder.encode_passages(missing_texts)
+    print(f"  {len(missing) / (time.perf_counter() - started):.1f} passages/s")
+    cache.store(missing_texts, vectors[missing])
     return vectors
 
 

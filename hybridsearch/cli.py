@@ -259,7 +259,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         return 0
     if args.explain:
         print(hits.plan.describe())
-        print("time (ms): " + ", ".join(f"{k} {v:.2f}" for k, v in hits.timings.items()))
+        print(hits.describe_timings())
         print()
     print(_format_hits(hits, color=_use_color()))
     return 0

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,16 +78,21 @@ class VectorSettings:
 class Explanation:
     """A search with its plan and where the time went (from :meth:`HybridIndex.explain`)."""
 
-    plan: Plan
     hits: Hits
-    timings: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def plan(self) -> Plan:
+        """The plan that was run."""
+        return self.hits.plan
+
+    @property
+    def timings(self) -> Mapping[str, float]:
+        """Milliseconds per stage."""
+        return self.hits.timings
 
     def describe(self) -> str:
         """The plan, the timings and the hits' per-leg breakdown as readable lines."""
-        lines = [self.plan.describe()]
-        lines.append(
-            "time (ms): " + ", ".join(f"{stage} {ms:.2f}" for stage, ms in self.timings.items())
-        )
+        lines = [self.plan.describe(), self.hits.describe_timings()]
         for hit in self.hits:
             lines.append(
                 f"{hit.rank:>3}. {hit.doc_id}  score {hit.score:.4f}  "
@@ -338,7 +343,7 @@ class HybridIndex:
     def explain(self, query: str, k: int = 10, **options: Any) -> Explanation:
         """Search, and return the plan and timings with the hits (same options as search)."""
         hits = self.search(query, k, **options)
-        return Explanation(plan=hits.plan, hits=hits, timings=hits.timings)
+        return Explanation(hits)
 
     # -- facts ------------------------------------------------------------------------------
 

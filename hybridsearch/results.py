@@ -94,6 +94,10 @@ class Hits(list[Hit]):
         lines += [f"  {hit.rank:>3}. {hit.doc_id}  {hit.score:.4f}" for hit in self]
         return "\n".join(lines)
 
+    def describe_timings(self) -> str:
+        """Where the time went, one line: ``time (ms): encode 5.01, bm25 0.20, ...``."""
+        return "time (ms): " + ", ".join(f"{stage} {ms:.2f}" for stage, ms in self.timings.items())
+
     def to_dicts(self) -> list[dict[str, Any]]:
         """Return the hits as JSON-ready data."""
         return [hit.to_dict() for hit in self]
