@@ -27,12 +27,12 @@ from pathlib import Path
 
 from _common import REPO_ROOT, RESULTS_DIR, default_data_path, write_results
 
-from hybridsearch.documents import read_beir_corpus
-from hybridsearch.encoder import Encoder
+from hybridsearch.corpus.documents import read_beir_corpus
+from hybridsearch.dense.encoder import Encoder
 from hybridsearch.errors import HybridSearchError
-from hybridsearch.evaluation import evaluate_index, load_beir
-from hybridsearch.index import HybridIndex
-from hybridsearch.storage import sha256_file
+from hybridsearch.eval.evaluation import evaluate_index, load_beir
+from hybridsearch.index.hybrid_index import HybridIndex
+from hybridsearch.index.storage import sha256_file
 
 # Published nDCG@10 on the test split: BM25 flat (Anserini, BEIR paper / pyserini 2CR),
 # bm25s (its README), all-MiniLM-L6-v2 (MTEB paper / leaderboard).

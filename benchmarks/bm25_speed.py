@@ -93,8 +93,8 @@ def run_dataset(data: BeirData, args: argparse.Namespace) -> dict[str, Any]:
     import bm25s
     import rank_bm25
 
-    from hybridsearch.analysis import Analyzer
-    from hybridsearch.bm25 import BM25Index
+    from hybridsearch.sparse.analysis import Analyzer
+    from hybridsearch.sparse.bm25 import BM25Index
 
     analyzer = Analyzer()
     started = time.perf_counter()
@@ -260,7 +260,7 @@ def rank_bm25_parity(
     """Largest relative score difference to rank-bm25 per variant (over nonzero scores)."""
     import rank_bm25
 
-    from hybridsearch.bm25 import BM25Index
+    from hybridsearch.sparse.bm25 import BM25Index
 
     oracles = {
         "okapi": rank_bm25.BM25Okapi,

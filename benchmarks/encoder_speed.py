@@ -40,9 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 from _common import REPO_ROOT, default_data_path, load_beir, write_results
 
-from hybridsearch.embedding_cache import EmbeddingCache
-from hybridsearch.encoder import Encoder, TruncationWarning, cpu_supports_bf16
-from hybridsearch.vectors import VectorIndex
+from hybridsearch.dense.embedding_cache import EmbeddingCache
+from hybridsearch.dense.encoder import Encoder, TruncationWarning, cpu_supports_bf16
+from hybridsearch.dense.vectors import VectorIndex
 
 TORCH_THREADS = 2
 WARMUP_TEXTS = 32

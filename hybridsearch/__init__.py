@@ -16,11 +16,11 @@ The public API is what ``__all__`` lists; everything else is internal. Heavy lib
 
 from __future__ import annotations
 
-from hybridsearch.analysis import Analyzer
-from hybridsearch.bm25 import BM25_VARIANTS, BM25Index
-from hybridsearch.chunking import Chunker, ChunkingConfig, ChunkingReport
-from hybridsearch.display import ModeComparison, SearchBox, compare_modes
-from hybridsearch.documents import (
+from hybridsearch.sparse.analysis import Analyzer
+from hybridsearch.sparse.bm25 import BM25_VARIANTS, BM25Index
+from hybridsearch.corpus.chunking import Chunker, ChunkingConfig, ChunkingReport
+from hybridsearch.display.html import ModeComparison, SearchBox, compare_modes
+from hybridsearch.corpus.documents import (
     Document,
     Passage,
     read_beir_corpus,
@@ -40,11 +40,11 @@ from hybridsearch.errors import (
     ModelLoadError,
     ModelMismatchError,
 )
-from hybridsearch.evaluation import evaluate, evaluate_index, load_beir, run_from_ranked
-from hybridsearch.fusion import convex, rrf
-from hybridsearch.index import BM25Settings, Explanation, HybridIndex, VectorSettings
-from hybridsearch.planner import Plan, QueryPlanner
-from hybridsearch.results import Hit, Hits
+from hybridsearch.eval.evaluation import evaluate, evaluate_index, load_beir, run_from_ranked
+from hybridsearch.search.fusion import convex, rrf
+from hybridsearch.index.hybrid_index import BM25Settings, Explanation, HybridIndex, VectorSettings
+from hybridsearch.search.planner import Plan, QueryPlanner
+from hybridsearch.search.hits import Hit, Hits
 
 __version__ = "0.1.0"
 
@@ -99,11 +99,11 @@ def __getattr__(name: str) -> object:
     # Encoder, ModelIdentity and VectorIndex import torch or faiss: load them on first use so
     # `import hybridsearch` (and `hybridsearch --help`) stays fast.
     if name in ("Encoder", "ModelIdentity"):
-        from hybridsearch import encoder
+        from hybridsearch.dense import encoder
 
         return getattr(encoder, name)
     if name == "VectorIndex":
-        from hybridsearch.vectors import VectorIndex
+        from hybridsearch.dense.vectors import VectorIndex
 
         return VectorIndex
     raise AttributeError(f"module 'hybridsearch' has no attribute {name!r}")

@@ -2,6 +2,6 @@
 
 import sys
 
-from hybridsearch.cli import main
+from hybridsearch.cli.main import main
 
 sys.exit(main())

@@ -30,6 +30,6 @@ def tokenizer(model_path):
 @pytest.fixture(scope="session")
 def encoder():
     """The default encoder, loaded once for the session."""
-    from hybridsearch.encoder import Encoder
+    from hybridsearch.dense.encoder import Encoder
 
     return Encoder()

@@ -1,0 +1,130 @@
+"""The index directory: manifest, checksums, version check and atomic replacement."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from hybridsearch.index import storage
+from hybridsearch.errors import ChecksumError, IndexFormatError, IndexVersionError
+
+
+def _writer(content: bytes):
+    def write_files(directory):
+        (directory / "data.bin").write_bytes(content)
+        (directory / "sub").mkdir()
+        (directory / "sub" / "more.txt").write_text("more")
+
+    return write_files
+
+
+def test_round_trip_lists_files_with_checksums(tmp_path):
+    target = tmp_path / "index"
+    written = storage.write_index_directory(target, _writer(b"abc"), {"counts": {"n": 1}})
+    manifest = storage.read_manifest(target)
+    assert manifest == written
+    assert manifest["format_version"] == storage.FORMAT_VERSION
+    assert set(manifest["files"]) == {"data.bin", "sub/more.txt"}
+    assert manifest["files"]["data.bin"]["sha256"] == storage.sha256_file(target / "data.bin")
+    assert manifest["counts"] == {"n": 1}
+    # No temporary siblings are left behind.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index"]
+
+
+def test_save_replaces_an_existing_index(tmp_path):
+    target = tmp_path / "index"
+    storage.write_index_directory(target, _writer(b"old"), {})
+    storage.write_index_directory(target, _writer(b"new"), {})
+    assert (target / "data.bin").read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index"]
+
+
+def test_failed_write_leaves_previous_index(tmp_path):
+    target = tmp_path / "index"
+    storage.write_index_directory(target, _writer(b"old"), {})
+
+    def failing(directory):
+        (directory / "data.bin").write_bytes(b"half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        storage.write_index_directory(target, failing, {})
+    assert (target / "data.bin").read_bytes() == b"old"
+    storage.read_manifest(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index"]
+
+
+def test_crash_between_renames_is_recovered(tmp_path):
+    target = tmp_path / "index"
+    storage.write_index_directory(target, _writer(b"old"), {})
+    # Simulate a crash after the live index was moved aside, before the new one arrived.
+    target.rename(tmp_path / ".index.previous")
+    manifest = storage.read_manifest(target)
+    assert (target / "data.bin").read_bytes() == b"old"
+    assert "data.bin" in manifest["files"]
+
+
+def test_refuses_to_replace_a_directory_that_is_not_an_index(tmp_path):
+    target = tmp_path / "precious"
+    target.mkdir()
+    (target / "thesis.tex").write_text("years of work")
+    with pytest.raises(IndexFormatError, match="not an index"):
+        storage.write_index_directory(target, _writer(b"x"), {})
+    assert (target / "thesis.tex").read_text() == "years of work"
+
+
+def test_not_an_index(tmp_path):
+    with pytest.raises(IndexFormatError, match=r"no manifest\.json"):
+        storage.read_manifest(tmp_path)
+    with pytest.raises(IndexFormatError, match="not a directory"):
+        storage.read_manifest(tmp_path / "absent")
+
+
+def test_truncated_and_altered_files(tmp_path):
+    target = tmp_path / "index"
+    storage.write_index_directory(target, _writer(b"abcdef"), {})
+    (target / "data.bin").write_bytes(b"abc")
+    with pytest.raises(ChecksumError, match=r"data\.bin.*truncated"):
+        storage.read_manifest(target)
+    (target / "data.bin").write_bytes(b"abcdeX")
+    with pytest.raises(ChecksumError, match=r"data\.bin.*sha256"):
+        storage.read_manifest(target)
+    storage.read_manifest(target, verify_checksums=False)
+    (target / "data.bin").unlink()
+    with pytest.raises(IndexFormatError, match=r"data\.bin.*missing"):
+        storage.read_manifest(target)
+
+
+@pytest.mark.parametrize("version", [0, storage.FORMAT_VERSION + 1, "1"])
+def test_unknown_format_version(tmp_path, version):
+    target = tmp_path / "index"
+    storage.write_index_directory(target, _writer(b"x"), {})
+    manifest_path = target / storage.MANIFEST_NAME
+    manifest = json.loads(manifest_path.read_text())
+    manifest["format_version"] = version
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexVersionError, match="format version"):
+        storage.read_manifest(target)
+
+
+def test_garbage_manifest(tmp_path):
+    (tmp_path / storage.MANIFEST_NAME).write_text("{not json")
+    with pytest.raises(IndexFormatError, match="unreadable manifest"):
+        storage.read_manifest(tmp_path)
+    (tmp_path / storage.MANIFEST_NAME).write_text('{"format": "something-else"}')
+    with pytest.raises(IndexFormatError, match="not a hybridsearch manifest"):
+        storage.read_manifest(tmp_path)
+
+
+def test_abandoned_staging_of_a_dead_process_is_removed(tmp_path):
+    target = tmp_path / "index"
+    dead = tmp_path / ".index.saving-999999999-abcd"  # no such process
+    dead.mkdir()
+    (dead / "half.bin").write_bytes(b"half")
+    alive = tmp_path / f".index.saving-{os.getpid()}-abcd"  # a save still running
+    alive.mkdir()
+    storage.write_index_directory(target, _writer(b"x"), {})
+    assert not dead.exists()
+    assert alive.exists()

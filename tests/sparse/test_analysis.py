@@ -1,0 +1,247 @@
+"""Tests of hybridsearch.sparse.analysis.Analyzer."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hybridsearch.sparse.analysis import DEFAULT_TOKEN_PATTERN, LUCENE_ENGLISH_STOPWORDS, Analyzer
+from hybridsearch.errors import InvalidInputError
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Analyzer:
+    return Analyzer()
+
+
+def test_default_pipeline_lowercases_removes_stopwords_and_stems(analyzer):
+    assert analyzer("The Cats are Running into the gardens") == ["cat", "run", "garden"]
+
+
+def test_single_characters_are_not_tokens(analyzer):
+    # The default pattern needs two word characters, as scikit-learn's and bm25s's.
+    assert analyzer("a b c x2 7") == ["x2"]
+
+
+def test_lucene_stopword_list_is_the_33_words():
+    assert len(LUCENE_ENGLISH_STOPWORDS) == 33
+    assert {"the", "not", "with", "into", "such"} <= LUCENE_ENGLISH_STOPWORDS
+    assert "between" not in LUCENE_ENGLISH_STOPWORDS
+
+
+def test_stemmer_matches_nltk_snowball_english(analyzer):
+    from nltk.stem.snowball import SnowballStemmer
+
+    words = ["running", "generously", "flies", "studies", "microstructural", "cerebral"]
+    oracle = SnowballStemmer("english")
+    assert analyzer(" ".join(words)) == [oracle.stem(word) for word in words]
+
+
+def test_each_distinct_word_is_stemmed_once():
+    analyzer = Analyzer()
+    stemmed: list[str] = []
+    original = analyzer._stem
+
+    def counting_stem(word: str) -> str:
+        stemmed.append(word)
+        return original(word)
+
+    analyzer._stem = counting_stem
+    terms = analyzer.analyze_many(["running dogs running", "dogs running fast", "fast dogs"])
+    assert terms == [["run", "dog", "run"], ["dog", "run", "fast"], ["fast", "dog"]]
+    assert sorted(stemmed) == ["dogs", "fast", "running"]
+    assert analyzer.stem_cache_size == 3
+
+
+def test_caches_are_per_instance():
+    first, second = Analyzer(), Analyzer()
+    first("running")
+    assert first.stem_cache_size == 1
+    assert second.stem_cache_size == 0
+
+
+def test_stemmer_off_keeps_words():
+    assert Analyzer(stemmer=None)("Running dogs") == ["running", "dogs"]
+
+
+def test_other_snowball_language():
+    assert Analyzer(stemmer="german", stopwords=False)("Häuser") == ["haus"]
+
+
+def test_unknown_stemmer_is_refused():
+    with pytest.raises(InvalidInputError, match="klingon"):
+        Analyzer(stemmer="klingon")
+
+
+def test_stopwords_off_keeps_them():
+    assert Analyzer(stopwords=False, stemmer=None)("the cat is here") == [
+        "the",
+        "cat",
+        "is",
+        "here",
+    ]
+
+
+def test_custom_stopwords_replace_the_default_list_case_insensitively():
+    analyzer = Analyzer(stopwords=["Cat", "here"], stemmer=None)
+    assert analyzer("the cat is here") == ["the", "is"]
+    assert analyzer.stopwords == frozenset({"cat", "here"})
+
+
+def test_stopwords_are_matched_case_insensitively_without_lowercasing():
+    analyzer = Analyzer(lowercase=False, stemmer=None)
+    assert analyzer("The Cat is HERE") == ["Cat", "HERE"]
+
+
+def test_a_single_string_as_stopwords_is_refused():
+    with pytest.raises(InvalidInputError, match="stopwords"):
+        Analyzer(stopwords="the")
+
+
+def test_custom_tokenizer_receives_lowercased_text():
+    seen: list[str] = []
+
+    def split_on_commas(text: str) -> list[str]:
+        seen.append(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+
+    analyzer = Analyzer(tokenizer=split_on_commas, stemmer=None)
+    assert analyzer("New York, The, a b") == ["new york", "a b"]
+    assert seen == ["new york, the, a b"]
+
+
+def test_custom_tokenizer_returning_non_str_is_reported():
+    analyzer = Analyzer(tokenizer=lambda text: [1, 2])
+    with pytest.raises(InvalidInputError, match="custom tokenizer"):
+        analyzer("anything")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "東京タワーは高い",
+        "Привет, мир! Бегущие собаки",
+        "café naïve ÉTÉ straße",
+        "emoji 😀 party 🎉🎉 ok",
+        "ﬁsh İstanbul ǅemal x² ½",
+        "ٱلْعَرَبِيَّة עברית हिन्दी",
+        "",
+        "   \n\t ",
+    ],
+)
+@pytest.mark.parametrize("stemmer", ["english", "russian", "porter", None])
+def test_non_english_text_does_not_crash(text, stemmer):
+    terms = Analyzer(stemmer=stemmer)(text)
+    assert all(isinstance(term, str) and term for term in terms)
+
+
+def test_non_english_words_survive(analyzer):
+    terms = analyzer("東京タワー привет café")
+    assert "東京タワー" in terms
+    assert "привет" in terms
+    assert "café" in terms
+
+
+@pytest.mark.parametrize("bad", [None, 3, b"bytes", ["a list"]])
+def test_non_str_is_refused(analyzer, bad):
+    with pytest.raises(InvalidInputError, match="expects a str"):
+        analyzer(bad)
+
+
+def test_analyze_many_names_the_bad_position(analyzer):
+    with pytest.raises(InvalidInputError, match=r"texts\[1\]"):
+        analyzer.analyze_many(["fine", 7])
+    with pytest.raises(InvalidInputError, match="single str"):
+        analyzer.analyze_many("not a list")
+
+
+def test_analyze_many_equals_one_by_one(analyzer):
+    texts = ["Running dogs", "The cat", "", "Studies of studies"]
+    assert analyzer.analyze_many(texts) == [analyzer(text) for text in texts]
+    assert analyzer.analyze_many(iter(texts)) == [analyzer(text) for text in texts]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"stemmer": None},
+        {"stemmer": "porter", "stopwords": False},
+        {"stopwords": ["foo", "bar"], "lowercase": False},
+    ],
+)
+def test_config_round_trip_through_json(kwargs):
+    analyzer = Analyzer(**kwargs)
+    config = json.loads(json.dumps(analyzer.to_config()))
+    rebuilt = Analyzer.from_config(config)
+    assert rebuilt == analyzer
+    text = "The Foo runs, BAR cats running 東京"
+    assert rebuilt(text) == analyzer(text)
+
+
+def test_config_records_the_full_stopword_list_and_pattern():
+    config = Analyzer().to_config()
+    assert config["stopwords"] == sorted(LUCENE_ENGLISH_STOPWORDS)
+    assert config["token_pattern"] == DEFAULT_TOKEN_PATTERN
+    assert config["tokenizer"] == "regex"
+
+
+def test_custom_tokenizer_must_be_passed_again():
+    def tokenizer(text: str) -> list[str]:
+        return text.split()
+
+    config = json.loads(json.dumps(Analyzer(tokenizer=tokenizer).to_config()))
+    assert config["tokenizer"] == "custom"
+    with pytest.raises(InvalidInputError, match="custom tokenizer"):
+        Analyzer.from_config(config)
+    rebuilt = Analyzer.from_config(config, tokenizer=tokenizer)
+    assert rebuilt("New-York rocks") == ["new-york", "rock"]
+
+
+def test_tokenizer_for_a_regex_config_is_refused():
+    with pytest.raises(InvalidInputError, match="refused"):
+        Analyzer.from_config(Analyzer().to_config(), tokenizer=str.split)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"config_version": 99}, "config_version"),
+        ({"stemmer": "klingon"}, "klingon"),
+        ({"tokenizer": "whitespace"}, "tokenizer"),
+        ({"token_pattern": r"\w+"}, "token_pattern"),
+        ({"stopwords": "the"}, "stopwords"),
+        ({"extra": 1}, "unknown keys"),
+    ],
+)
+def test_malformed_configs_are_refused(change, message):
+    config = {**Analyzer().to_config(), **change}
+    with pytest.raises(InvalidInputError, match=message):
+        Analyzer.from_config(config)
+
+
+def test_missing_config_key_is_named():
+    config = Analyzer().to_config()
+    del config["stemmer"]
+    with pytest.raises(InvalidInputError, match="stemmer"):
+        Analyzer.from_config(config)
+
+
+def test_scifact_is_analysed_quickly():
+    import time
+    from pathlib import Path
+
+    corpus = Path(__file__).resolve().parents[2].parent / "shared" / "beir" / "scifact"
+    corpus_file = corpus / "corpus.jsonl"
+    if not corpus_file.is_file():
+        pytest.skip("BEIR scifact is not available")
+    records = [json.loads(line) for line in corpus_file.read_text(encoding="utf-8").splitlines()]
+    texts = [record["title"] + " " + record["text"] for record in records]
+    analyzer = Analyzer()
+    started = time.perf_counter()
+    analyzed = analyzer.analyze_many(texts)
+    elapsed = time.perf_counter() - started
+    assert len(analyzed) == 5183
+    # About 0.5 s on the development machine; generous for a shared, noisy CI box.
+    assert elapsed < 10
