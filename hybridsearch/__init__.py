@@ -10,100 +10,69 @@ fusion::
     for hit in index.search("how do I catch several exceptions at once", k=5):
         print(hit.rank, hit.doc_id, hit.score, hit.bm25_rank, hit.dense_rank)
 
-The public API is what ``__all__`` lists; everything else is internal. Heavy libraries
-(torch, transformers, faiss) load only when an index or encoder is made.
+The public API is what ``__all__`` lists. Everything else is reachable from its own module
+(``hybridsearch.sparse.bm25.BM25Index``, ``hybridsearch.eval.metrics.evaluate``, ...); see
+the README's "Where things live" for the layers.
+
+Names load on first use (PEP 562), so ``import hybridsearch`` and ``hybridsearch --help`` stay
+fast: torch, transformers and faiss are imported only when an index or encoder is made.
 """
 
 from __future__ import annotations
 
-from hybridsearch.sparse.analysis import Analyzer
-from hybridsearch.sparse.bm25 import BM25_VARIANTS, BM25Index
-from hybridsearch.corpus.chunking import Chunker, ChunkingConfig, ChunkingReport
-from hybridsearch.display.html import ModeComparison, SearchBox, compare_modes
-from hybridsearch.corpus.documents import (
-    Document,
-    Passage,
-    read_beir_corpus,
-    read_corpus,
-    read_jsonl,
-    read_text_folder,
-)
-from hybridsearch.errors import (
-    ChecksumError,
-    CorpusFormatError,
-    DuplicateDocumentError,
-    EmptyCorpusError,
-    HybridSearchError,
-    IndexFormatError,
-    IndexVersionError,
-    InvalidInputError,
-    ModelLoadError,
-    ModelMismatchError,
-)
-from hybridsearch.eval.evaluation import evaluate, evaluate_index, load_beir, run_from_ranked
-from hybridsearch.search.fusion import convex, rrf
-from hybridsearch.index.hybrid_index import BM25Settings, Explanation, HybridIndex, VectorSettings
-from hybridsearch.search.planner import Plan, QueryPlanner
-from hybridsearch.search.hits import Hit, Hits
+import importlib
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "BM25_VARIANTS",
-    "Analyzer",
-    "BM25Index",
-    "BM25Settings",
-    "ChecksumError",
-    "Chunker",
-    "ChunkingConfig",
-    "ChunkingReport",
-    "CorpusFormatError",
-    "Document",
-    "DuplicateDocumentError",
-    "EmptyCorpusError",
-    "Encoder",
-    "Explanation",
-    "Hit",
-    "Hits",
-    "HybridIndex",
-    "HybridSearchError",
-    "IndexFormatError",
-    "IndexVersionError",
-    "InvalidInputError",
-    "ModeComparison",
-    "ModelIdentity",
-    "ModelLoadError",
-    "ModelMismatchError",
-    "Passage",
-    "Plan",
-    "QueryPlanner",
-    "SearchBox",
-    "VectorIndex",
-    "VectorSettings",
-    "__version__",
-    "compare_modes",
-    "convex",
-    "evaluate",
-    "evaluate_index",
-    "load_beir",
-    "read_beir_corpus",
-    "read_corpus",
-    "read_jsonl",
-    "read_text_folder",
-    "rrf",
-    "run_from_ranked",
-]
+# Public name -> the module that defines it.
+_EXPORTS = {
+    "HybridIndex": "hybridsearch.index.hybrid_index",
+    "Document": "hybridsearch.corpus.documents",
+    "read_corpus": "hybridsearch.corpus.readers",
+    "Hit": "hybridsearch.search.hits",
+    "Hits": "hybridsearch.search.hits",
+    "Plan": "hybridsearch.search.plan",
+    "SearchOptions": "hybridsearch.search.options",
+    "ChunkingSettings": "hybridsearch.corpus.chunking",
+    "AnalyzerSettings": "hybridsearch.sparse.analysis",
+    "BM25Settings": "hybridsearch.sparse.bm25",
+    "VectorSettings": "hybridsearch.dense.vectors",
+    "HybridSearchError": "hybridsearch.errors",
+    "InvalidInputError": "hybridsearch.errors",
+    "IndexFormatError": "hybridsearch.errors",
+    "ModelMismatchError": "hybridsearch.errors",
+}
+
+__all__ = [*sorted(_EXPORTS), "__version__"]
+
+if TYPE_CHECKING:
+    from hybridsearch.corpus.chunking import ChunkingSettings
+    from hybridsearch.corpus.documents import Document
+    from hybridsearch.corpus.readers import read_corpus
+    from hybridsearch.dense.vectors import VectorSettings
+    from hybridsearch.errors import (
+        HybridSearchError,
+        IndexFormatError,
+        InvalidInputError,
+        ModelMismatchError,
+    )
+    from hybridsearch.index.hybrid_index import HybridIndex
+    from hybridsearch.search.hits import Hit, Hits
+    from hybridsearch.search.options import SearchOptions
+    from hybridsearch.search.plan import Plan
+    from hybridsearch.sparse.analysis import AnalyzerSettings
+    from hybridsearch.sparse.bm25 import BM25Settings
 
 
 def __getattr__(name: str) -> object:
-    # Encoder, ModelIdentity and VectorIndex import torch or faiss: load them on first use so
-    # `import hybridsearch` (and `hybridsearch --help`) stays fast.
-    if name in ("Encoder", "ModelIdentity"):
-        from hybridsearch.dense import encoder
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'hybridsearch' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
 
-        return getattr(encoder, name)
-    if name == "VectorIndex":
-        from hybridsearch.dense.vectors import VectorIndex
 
-        return VectorIndex
-    raise AttributeError(f"module 'hybridsearch' has no attribute {name!r}")
+def __dir__() -> list[str]:
+    return sorted(__all__)
