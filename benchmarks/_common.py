@@ -153,9 +153,9 @@ def load_beir(data_dir: str | os.PathLike[str], split: str = "test") -> BeirData
         SystemExit: the folder is not a BEIR dataset (benchmarks are scripts: the message says
             which file).
     """
-    from hybridsearch.corpus.documents import read_beir_corpus
+    from hybridsearch.corpus.readers import read_beir_corpus
     from hybridsearch.errors import HybridSearchError
-    from hybridsearch.eval.evaluation import load_beir as load_split
+    from hybridsearch.eval.beir import load_beir as load_split
 
     try:
         split_data = load_split(data_dir, split=split)
@@ -175,6 +175,6 @@ def load_beir(data_dir: str | os.PathLike[str], split: str = "test") -> BeirData
 
 def ndcg_at_10(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> float:
     """Mean nDCG@10 over every judged query (pytrec_eval); a query with no results counts 0."""
-    from hybridsearch.eval.evaluation import evaluate
+    from hybridsearch.eval.metrics import evaluate
 
     return evaluate(run, qrels, ["ndcg@10"])["ndcg@10"]

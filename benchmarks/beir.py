@@ -3,12 +3,12 @@
     python benchmarks/beir.py --data ../shared/beir/scifact
     python benchmarks/beir.py --data ../shared/beir/nfcorpus
 
-Builds the index of the dataset's corpus (title + text) into ``indexes/<dataset>`` or reuses
-it when the corpus file is unchanged; passage vectors are cached in ``benchmarks/cache/`` by
-model identity and passage text, so even a rebuild (``--rebuild``) does not re-encode an
-unchanged corpus. Evaluates BM25, dense, hybrid RRF and hybrid convex on the test queries
-(nDCG@10, Recall@100, MRR@10 with pytrec_eval), times single hybrid queries (p50/p95, and
-where the time goes), and writes:
+Builds the index of the dataset's corpus (title + text) into ``indexes/<dataset>``, or reuses
+it when its documents and settings are unchanged (``HybridIndex.open_or_build``); passage
+vectors are cached in ``benchmarks/cache/`` by model identity and passage text, so even a
+rebuild (``--rebuild``) does not re-encode an unchanged corpus. Evaluates BM25, dense, hybrid
+RRF and hybrid convex on the test queries (nDCG@10, Recall@100, MRR@10 with pytrec_eval),
+times single hybrid queries (p50/p95, and where the time goes), and writes:
 
 - ``benchmarks/results/<dataset>.json``: every figure, with the machine and versions;
 - ``benchmarks/results/beir.md``: our figures beside published ones, for every dataset run;
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import statistics
 import sys
 import time
@@ -27,12 +28,9 @@ from pathlib import Path
 
 from _common import REPO_ROOT, RESULTS_DIR, default_data_path, write_results
 
-from hybridsearch.corpus.documents import read_beir_corpus
-from hybridsearch.dense.encoder import Encoder
-from hybridsearch.errors import HybridSearchError
-from hybridsearch.eval.evaluation import evaluate_index, load_beir
-from hybridsearch.index.hybrid_index import HybridIndex
-from hybridsearch.index.storage import sha256_file
+from hybridsearch import HybridIndex
+from hybridsearch.eval.beir import load_beir
+from hybridsearch.eval.runs import evaluate_index
 
 # Published nDCG@10 on the test split: BM25 flat (Anserini, BEIR paper / pyserini 2CR),
 # bm25s (its README), all-MiniLM-L6-v2 (MTEB paper / leaderboard).
@@ -49,36 +47,20 @@ MODES = {
 }
 
 
-def _build_or_reuse(
-    data_dir: Path, index_dir: Path, cache_dir: Path, rebuild: bool
-) -> tuple[HybridIndex, dict]:
-    corpus_sha256 = sha256_file(data_dir / "corpus.jsonl")
-    manifest_path = index_dir / "manifest.json"
-    if not rebuild and manifest_path.is_file():
-        manifest = json.loads(manifest_path.read_text())
-        if manifest.get("source", {}).get("sha256") == corpus_sha256:
-            print(f"reusing {index_dir} (corpus unchanged)", file=sys.stderr)
-            try:
-                index = HybridIndex.load(index_dir)
-                return index, {"reused": True, "stage_seconds": index.build_seconds}
-            except HybridSearchError as error:
-                print(f"cannot reuse {index_dir} ({error}); rebuilding", file=sys.stderr)
-
+def _build_or_reuse(data_dir: Path, index_dir: Path, cache_dir: Path, rebuild: bool) -> tuple[
+    HybridIndex, dict
+]:
+    if rebuild:
+        shutil.rmtree(index_dir, ignore_errors=True)
     started = time.perf_counter()
-    documents = list(read_beir_corpus(data_dir))
-    read_seconds = time.perf_counter() - started
-    index = HybridIndex.build(
-        documents,
-        model=Encoder(progress=True),
-        progress=True,
-        embedding_cache=cache_dir,
+    index = HybridIndex.open_or_build(
+        index_dir, data_dir, progress=True, embedding_cache=cache_dir
     )
-    index.build_seconds["read"] += read_seconds
-    index.source = {"path": str(data_dir / "corpus.jsonl"), "sha256": corpus_sha256}
-    started = time.perf_counter()
-    index.save(index_dir)
-    stage_seconds = {**index.build_seconds, "save": time.perf_counter() - started}
-    return index, {"reused": False, "stage_seconds": stage_seconds}
+    seconds = time.perf_counter() - started
+    reused = index.origin.startswith("reused")
+    print(index.origin, file=sys.stderr)
+    stage_seconds = dict(index.build_info.seconds)
+    return index, {"reused": reused, "stage_seconds": stage_seconds, "open_seconds": seconds}
 
 
 def _latency(index: HybridIndex, queries: list[str]) -> dict:
@@ -227,10 +209,8 @@ def main() -> int:
         "index": {
             "documents": index.num_documents,
             "passages": index.num_passages,
-            "chunking": index.chunking.to_dict(),
-            "chunking_report": index.chunking_report.to_dict(),
-            "bm25": vars(index.bm25_settings),
-            "vectors": vars(index.vector_settings),
+            "settings": index.settings.to_dict(),
+            "chunking_report": index.build_info.chunking_report.to_dict(),
             "model": index.model_identity.to_dict(),
             **indexing,
         },

@@ -94,7 +94,7 @@ def run_dataset(data: BeirData, args: argparse.Namespace) -> dict[str, Any]:
     import rank_bm25
 
     from hybridsearch.sparse.analysis import Analyzer
-    from hybridsearch.sparse.bm25 import BM25Index
+    from hybridsearch.sparse.bm25 import BM25Index, BM25Settings
 
     analyzer = Analyzer()
     started = time.perf_counter()
@@ -106,8 +106,10 @@ def run_dataset(data: BeirData, args: argparse.Namespace) -> dict[str, Any]:
         f"{analysis_seconds:.2f} s; {len(query_tokens)} test queries"
     )
 
+    settings = BM25Settings(variant="lucene", k1=1.5, b=0.75)
+
     def build_ours() -> BM25Index:
-        return BM25Index.build(corpus_tokens)
+        return BM25Index.build(corpus_tokens, settings)
 
     def build_bm25s() -> Any:
         retriever = bm25s.BM25(method="lucene", k1=1.5, b=0.75)
@@ -234,10 +236,12 @@ def check_same_tokens(ours: Any, theirs: Any, query_tokens: list[list[str]]) -> 
 
 def run_ours(index: Any, data: BeirData, query_tokens: list[list[str]]) -> dict:
     run = {}
-    for query_id, (positions, scores) in zip(
+    for query_id, (passage_ids, scores) in zip(
         data.query_ids, index.search_batch(query_tokens, TOP_K), strict=True
     ):
-        run[query_id] = {data.doc_ids[p]: float(s) for p, s in zip(positions, scores, strict=True)}
+        run[query_id] = {
+            data.doc_ids[p]: float(s) for p, s in zip(passage_ids, scores, strict=True)
+        }
     return run
 
 
@@ -260,7 +264,7 @@ def rank_bm25_parity(
     """Largest relative score difference to rank-bm25 per variant (over nonzero scores)."""
     import rank_bm25
 
-    from hybridsearch.sparse.bm25 import BM25Index
+    from hybridsearch.sparse.bm25 import BM25Index, BM25Settings
 
     oracles = {
         "okapi": rank_bm25.BM25Okapi,
@@ -269,7 +273,7 @@ def rank_bm25_parity(
     }
     worst = {}
     for variant, oracle_class in oracles.items():
-        index = BM25Index.build(corpus_tokens, variant=variant)
+        index = BM25Index.build(corpus_tokens, BM25Settings(variant=variant))
         oracle = oracle_class(corpus_tokens)
         largest = 0.0
         for query in query_tokens:

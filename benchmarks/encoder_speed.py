@@ -41,7 +41,8 @@ import numpy as np
 from _common import REPO_ROOT, default_data_path, load_beir, write_results
 
 from hybridsearch.dense.embedding_cache import EmbeddingCache
-from hybridsearch.dense.encoder import Encoder, TruncationWarning, cpu_supports_bf16
+from hybridsearch.dense.encoder import Encoder, TruncationWarning
+from hybridsearch.dense.precision import cpu_supports_bf16
 from hybridsearch.dense.vectors import VectorIndex
 
 TORCH_THREADS = 2

@@ -13,21 +13,24 @@ needs a data download; a wrong cut (after "e.g.", say) only moves a passage boun
 from __future__ import annotations
 
 import bisect
+import numbers
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
-from hybridsearch.corpus.documents import Document, Passage
+from hybridsearch.corpus.documents import TITLE_SEPARATOR, Document, Passage
 from hybridsearch.errors import InvalidInputError
+from hybridsearch.settings import Settings
+from hybridsearch.validation import positive_int
+
+__all__ = ["Chunker", "ChunkingReport", "ChunkingSettings", "Tokenizer"]
 
 # A boundary: sentence-final punctuation (optionally closed by quotes or brackets) followed
 # by whitespace and what looks like the start of a sentence, or a blank line (a paragraph).
 _BOUNDARY = re.compile(
     r"[.!?][\"'”’)\]]*\s+(?=[A-Z0-9\"'“‘(\[])|[。！？]\s*|\n[ \t]*\n\s*",
 )
-
-TITLE_SEPARATOR = "\n"
 
 
 class Tokenizer(Protocol):
@@ -39,15 +42,15 @@ class Tokenizer(Protocol):
 
 
 @dataclass(frozen=True)
-class ChunkingConfig:
-    """How documents are cut into passages.
+class ChunkingSettings(Settings):
+    """How documents are cut into passages (validated when made; see :mod:`hybridsearch.settings`).
 
     Attributes:
         passage_tokens: Longest passage in tokens as the model sees it (prompt, title and
             special tokens included). ``None`` means the model's max sequence length, which
-            is also the ceiling.
+            is also the ceiling (checked by the :class:`Chunker`, which knows the model).
         overlap: Tokens of the previous passage (whole sentences where possible) repeated at
-            the start of the next one.
+            the start of the next one; at most half of ``passage_tokens``.
         carry_title: Prefix every passage with its document's title.
     """
 
@@ -55,19 +58,38 @@ class ChunkingConfig:
     overlap: int = 32
     carry_title: bool = True
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the settings as JSON-ready data."""
-        return asdict(self)
+    def validate(self) -> None:
+        """Refuse values out of range; the message names the field."""
+        if self.passage_tokens is not None:
+            # Stored as a plain int (a numpy integer would not survive json.dumps).
+            object.__setattr__(
+                self, "passage_tokens", positive_int("passage_tokens", self.passage_tokens)
+            )
+        overlap = self.overlap
+        if isinstance(overlap, bool) or not isinstance(overlap, numbers.Integral) or overlap < 0:
+            raise InvalidInputError(f"overlap must be a non-negative integer, got {overlap!r}")
+        object.__setattr__(self, "overlap", int(overlap))
+        if self.passage_tokens is not None:
+            _check_overlap(self.overlap, self.passage_tokens)
+        if not isinstance(self.carry_title, bool):
+            raise InvalidInputError(f"carry_title must be True or False, got {self.carry_title!r}")
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ChunkingConfig:
-        """Rebuild settings written by :meth:`to_dict`."""
-        return cls(**data)
+
+def _check_overlap(overlap: int, passage_tokens: int) -> None:
+    if overlap * 2 > passage_tokens:
+        raise InvalidInputError(
+            f"overlap must be at most half of passage_tokens ({passage_tokens // 2}), got "
+            f"{overlap!r}"
+        )
 
 
-@dataclass
-class ChunkingReport:
+@dataclass(frozen=True)
+class ChunkingReport(Settings):
     """What chunking did: how many documents were split and how much would have been cut.
+
+    It shares the settings protocol (validated, strict ``to_dict``/``from_dict``) because the
+    index writes it to its manifest and reads it back. Reports add up: ``a + b`` is the
+    report of chunking both corpora.
 
     Attributes:
         documents: Documents chunked.
@@ -84,9 +106,19 @@ class ChunkingReport:
     tokens_over_limit: int = 0
     titles_not_carried: int = 0
 
-    def to_dict(self) -> dict[str, int]:
-        """Return the counts as JSON-ready data."""
-        return asdict(self)
+    def validate(self) -> None:
+        """Every count is a non-negative integer."""
+        for name in self.field_names():
+            count = getattr(self, name)
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise InvalidInputError(f"{name} must be a non-negative integer, got {count!r}")
+
+    def __add__(self, other: ChunkingReport) -> ChunkingReport:
+        if not isinstance(other, ChunkingReport):
+            return NotImplemented
+        return ChunkingReport(
+            *(getattr(self, name) + getattr(other, name) for name in self.field_names())
+        )
 
 
 class _Unit(NamedTuple):
@@ -105,7 +137,12 @@ class Chunker:
         tokenizer: The encoder's Hugging Face fast tokenizer (offsets mapping needed).
         max_seq_length: The model's limit in tokens, special tokens included.
         prompt: The passage prompt the encoder prefixes (counted against the limit).
-        config: Passage length, overlap and title handling.
+        settings: Passage length, overlap and title handling: a :class:`ChunkingSettings`,
+            a mapping of some of its fields, or ``None`` for the defaults.
+
+    Raises:
+        InvalidInputError: The settings do not fit this model: ``passage_tokens`` over its
+            max sequence length, or too small to hold text once the prompt is counted.
     """
 
     def __init__(
@@ -114,24 +151,22 @@ class Chunker:
         *,
         max_seq_length: int,
         prompt: str = "",
-        config: ChunkingConfig | None = None,
+        settings: ChunkingSettings | Mapping[str, Any] | None = None,
     ) -> None:
-        self.config = config or ChunkingConfig()
+        self.settings = ChunkingSettings.coerce(settings, "chunking")
         self.tokenizer = tokenizer
         self.max_seq_length = max_seq_length
         self.prompt = prompt
+        # The settings are valid on their own; what is left is how they fit this model.
         passage_tokens = (
-            max_seq_length if self.config.passage_tokens is None else self.config.passage_tokens
+            max_seq_length if self.settings.passage_tokens is None else self.settings.passage_tokens
         )
-        if not isinstance(passage_tokens, int) or passage_tokens < 1:
-            raise InvalidInputError(
-                f"passage_tokens must be a positive integer, got {self.config.passage_tokens!r}"
-            )
         if passage_tokens > max_seq_length:
             raise InvalidInputError(
                 f"passage_tokens={passage_tokens} exceeds the model's max sequence length "
                 f"({max_seq_length}); passages that long would be truncated"
             )
+        _check_overlap(self.settings.overlap, passage_tokens)
         self.passage_tokens = passage_tokens
         self._fixed_tokens = tokenizer.num_special_tokens_to_add(pair=False) + len(
             self._token_ids(prompt)
@@ -141,21 +176,17 @@ class Chunker:
                 f"passage_tokens={passage_tokens} leaves fewer than 8 tokens of text once the "
                 f"prompt and special tokens ({self._fixed_tokens}) are counted"
             )
-        overlap = self.config.overlap
-        if not isinstance(overlap, int) or overlap < 0 or overlap * 2 > passage_tokens:
-            raise InvalidInputError(
-                f"overlap must be an integer between 0 and half of passage_tokens "
-                f"({passage_tokens // 2}), got {overlap!r}"
-            )
 
     @classmethod
-    def for_encoder(cls, encoder: Any, config: ChunkingConfig | None = None) -> Chunker:
+    def for_encoder(
+        cls, encoder: Any, settings: ChunkingSettings | Mapping[str, Any] | None = None
+    ) -> Chunker:
         """Build a chunker that fits the given :class:`~hybridsearch.dense.encoder.Encoder`."""
         return cls(
             encoder.tokenizer,
             max_seq_length=encoder.max_seq_length,
             prompt=encoder.passage_prompt,
-            config=config,
+            settings=settings,
         )
 
     def _token_ids(self, text: str) -> list[int]:
@@ -176,21 +207,21 @@ class Chunker:
         report = ChunkingReport()
         passages: list[Passage] = []
         for document in documents:
-            document_passages = self.chunk_document(
-                document, first_passage_id=first_passage_id + len(passages), report=report
+            document_passages, document_report = self.chunk_document(
+                document, first_passage_id=first_passage_id + len(passages)
             )
             passages.extend(document_passages)
+            report += document_report
         return passages, report
 
     def chunk_document(
-        self,
-        document: Document,
-        *,
-        first_passage_id: int = 0,
-        report: ChunkingReport | None = None,
-    ) -> list[Passage]:
-        """Cut one document into passages (one passage if it fits)."""
-        report = report if report is not None else ChunkingReport()
+        self, document: Document, *, first_passage_id: int = 0
+    ) -> tuple[list[Passage], ChunkingReport]:
+        """Cut one document into passages (one passage if it fits).
+
+        Returns:
+            The passages, numbered from ``first_passage_id``, and this document's report.
+        """
         body = document.text
         encoding = self.tokenizer(
             body, add_special_tokens=False, return_offsets_mapping=True, verbose=False
@@ -199,39 +230,34 @@ class Chunker:
 
         title_prefix = ""
         title_tokens = 0
-        if self.config.carry_title and document.title:
+        title_not_carried = False
+        if self.settings.carry_title and document.title:
             title_tokens = len(self._token_ids(document.title + TITLE_SEPARATOR))
             if title_tokens * 2 <= self.passage_tokens - self._fixed_tokens:
                 title_prefix = document.title + TITLE_SEPARATOR
             else:
                 # A title this long would leave too little room for the text in every passage.
-                report.titles_not_carried += 1
+                title_not_carried = True
                 title_tokens = 0
         budget = self.passage_tokens - self._fixed_tokens - title_tokens
-
         whole_tokens = self._fixed_tokens + title_tokens + len(offsets)
-        report.documents += 1
-        report.tokens_over_limit += max(0, whole_tokens - self.max_seq_length)
 
-        if len(offsets) <= budget:
-            spans = [(0, len(body))]
-        else:
-            spans = self._split(body, offsets, budget, title_prefix)
-            report.documents_split += 1
-
+        split = len(offsets) > budget
+        spans = self._split(body, offsets, budget, title_prefix) if split else [(0, len(body))]
         passages = [
-            Passage(
-                passage_id=first_passage_id + number,
-                doc_id=document.id,
-                text=title_prefix + body[start:end],
-                start=start,
-                end=end,
-                title=document.title if title_prefix else "",
+            Passage.from_span(
+                document, first_passage_id + number, start, end, carry_title=bool(title_prefix)
             )
             for number, (start, end) in enumerate(spans)
         ]
-        report.passages += len(passages)
-        return passages
+        report = ChunkingReport(
+            documents=1,
+            passages=len(passages),
+            documents_split=int(split),
+            tokens_over_limit=max(0, whole_tokens - self.max_seq_length),
+            titles_not_carried=int(title_not_carried),
+        )
+        return passages, report
 
     def _split(
         self,
@@ -241,7 +267,7 @@ class Chunker:
         title_prefix: str,
     ) -> list[tuple[int, int]]:
         units = self._units(body, offsets, budget)
-        overlap = self.config.overlap
+        overlap = self.settings.overlap
         spans: list[tuple[int, int]] = []
         first = 0
         while first < len(units):
@@ -285,7 +311,7 @@ class Chunker:
         token_sentence = [bisect.bisect_right(sentence_starts, start) - 1 for start, _ in offsets]
         units: list[_Unit] = []
         token_start = 0
-        stride = budget - self.config.overlap
+        stride = budget - self.settings.overlap
         while token_start < len(offsets):
             sentence = token_sentence[token_start]
             token_end = token_start
@@ -331,8 +357,3 @@ class Chunker:
             if excess <= 0 or token_end - token_start <= 1:
                 return start, end, token_end
             token_end = max(token_start + 1, token_end - excess)
-
-
-def passage_texts(passages: Sequence[Passage]) -> list[str]:
-    """The texts both legs index, in passage order."""
-    return [passage.text for passage in passages]

@@ -3,6 +3,7 @@
 Vectors are keyed by the model identity (weights digest, pooling, normalisation, prompts,
 max length) and by each passage text's sha256: a changed model or text never gets a stale
 vector. Stored as two ``.npy`` files per model (digests and vectors), replaced atomically.
+:func:`encode_passages_cached` encodes passages through the cache in one call.
 """
 
 from __future__ import annotations
@@ -16,8 +17,43 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from hybridsearch.validation import string_list
+
 if TYPE_CHECKING:
-    from hybridsearch.dense.encoder import ModelIdentity
+    from hybridsearch.dense.encoder import Encoder
+    from hybridsearch.dense.identity import ModelIdentity
+
+__all__ = ["EmbeddingCache", "encode_passages_cached"]
+
+
+def encode_passages_cached(
+    encoder: Encoder, texts: Sequence[str], cache_dir: str | os.PathLike[str] | None
+) -> np.ndarray:
+    """Encode passages, reusing vectors from ``cache_dir`` for texts already encoded there.
+
+    The cache is keyed by the model identity (weights, pooling, prompts) and each passage
+    text's sha256, so a changed model or text is never served a stale vector; only the texts
+    the cache lacks are encoded (in one call), and they are added to it.
+
+    Args:
+        encoder: The passage encoder (its ``identity`` keys the cache).
+        texts: The passage texts.
+        cache_dir: The cache folder, or None to encode everything without a cache.
+
+    Returns:
+        float32 (len(texts), dimension), as ``encoder.encode_passages(texts)``.
+    """
+    if cache_dir is None:
+        return encoder.encode_passages(texts)
+    text_list = string_list("texts", texts, what="texts")
+    cache = EmbeddingCache(cache_dir, encoder.identity)
+    vectors, missing = cache.lookup(text_list)
+    if missing:
+        missing_texts = [text_list[row] for row in missing]
+        encoded = encoder.encode_passages(missing_texts)
+        vectors[missing] = encoded
+        cache.store(missing_texts, encoded)
+    return vectors
 
 
 def _text_digests(texts: Sequence[str]) -> np.ndarray:
@@ -30,7 +66,8 @@ def _text_digests(texts: Sequence[str]) -> np.ndarray:
 class EmbeddingCache:
     """Passage vectors of one model, looked up by passage text."""
 
-    def __init__(self, directory: str | Path, identity: ModelIdentity) -> None:
+    def __init__(self, directory: str | os.PathLike[str], identity: ModelIdentity) -> None:
+        # Changing this key orphans every existing cache (benchmarks/cache): keep it stable.
         fields = identity.to_dict()
         fields.pop("name", None)  # the same weights under another name are the same model
         model_key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()

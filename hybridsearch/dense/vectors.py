@@ -16,23 +16,43 @@ faiss is imported inside methods so ``import hybridsearch`` stays fast.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hybridsearch.errors import IndexFormatError, InvalidInputError
+from hybridsearch.settings import Settings
+from hybridsearch.validation import check_choice, positive_int
 
-__all__ = ["INDEX_KINDS", "VectorIndex"]
+__all__ = ["INDEX_KINDS", "VectorIndex", "VectorSettings"]
 
+#: The kinds of vector index: exact inner product, or an HNSW graph.
 INDEX_KINDS = ("flat", "hnsw")
 
 
-def _positive_int(value: Any, argument: str) -> int:
-    """Return ``value`` if it is an int >= 1 (not a bool), else raise InvalidInputError."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise InvalidInputError(f"{argument} must be an int >= 1, got {value!r}")
-    return int(value)
+@dataclass(frozen=True)
+class VectorSettings(Settings):
+    """How the vector index is built and searched (see :class:`VectorIndex`).
+
+    Attributes:
+        kind: ``"flat"`` (exact, default) or ``"hnsw"`` (approximate graph search).
+        hnsw_m: HNSW neighbours per node (more: better recall, more memory).
+        ef_construction: HNSW candidate list size while building.
+        ef_search: HNSW candidate list size while searching (at least k is used).
+    """
+
+    kind: str = "flat"
+    hnsw_m: int = 32
+    ef_construction: int = 200
+    ef_search: int = 128
+
+    def validate(self) -> None:
+        """Refuse an unknown kind or a parameter that is not a positive integer."""
+        check_choice("kind", self.kind, INDEX_KINDS)
+        for name in ("hnsw_m", "ef_construction", "ef_search"):
+            positive_int(name, getattr(self, name))
 
 
 def _as_matrix(vectors: Any, dimension: int, argument: str) -> np.ndarray:
@@ -89,22 +109,34 @@ class VectorIndex:
         ef_construction: int = 200,
         ef_search: int = 128,
     ) -> None:
-        dimension = _positive_int(dimension, "dimension")
-        if kind not in INDEX_KINDS:
-            raise InvalidInputError(f"kind must be one of {INDEX_KINDS}, got {kind!r}")
-        hnsw_m = _positive_int(hnsw_m, "hnsw_m")
-        ef_construction = _positive_int(ef_construction, "ef_construction")
-        ef_search = _positive_int(ef_search, "ef_search")
+        dimension = positive_int("dimension", dimension)
+        settings = VectorSettings(  # validates every field
+            kind=kind, hnsw_m=hnsw_m, ef_construction=ef_construction, ef_search=ef_search
+        )
 
         import faiss
 
-        if kind == "flat":
+        if settings.kind == "flat":
             inner = faiss.IndexFlatIP(dimension)
         else:
-            inner = faiss.IndexHNSWFlat(dimension, hnsw_m, faiss.METRIC_INNER_PRODUCT)
-            inner.hnsw.efConstruction = ef_construction
-            inner.hnsw.efSearch = ef_search
-        self._init_from_faiss(faiss.IndexIDMap2(inner), inner, kind)
+            inner = faiss.IndexHNSWFlat(dimension, int(settings.hnsw_m), faiss.METRIC_INNER_PRODUCT)
+            inner.hnsw.efConstruction = int(settings.ef_construction)
+            inner.hnsw.efSearch = int(settings.ef_search)
+        self._init_from_faiss(faiss.IndexIDMap2(inner), inner, settings.kind)
+
+    @classmethod
+    def from_settings(cls, dimension: int, settings: VectorSettings) -> VectorIndex:
+        """An empty index of ``dimension`` built as ``settings`` say.
+
+        Raises:
+            InvalidInputError: ``dimension`` is not a positive integer, or ``settings`` is not
+                a :class:`VectorSettings`.
+        """
+        if not isinstance(settings, VectorSettings):
+            raise InvalidInputError(
+                f"settings must be a VectorSettings, got {type(settings).__name__}"
+            )
+        return cls(dimension, **settings.to_dict())
 
     def _init_from_faiss(self, id_map: Any, inner: Any, kind: str) -> None:
         """Adopt a FAISS IndexIDMap2 and its (downcast) inner index."""
@@ -132,7 +164,7 @@ class VectorIndex:
 
     @ef_search.setter
     def ef_search(self, value: int) -> None:
-        value = _positive_int(value, "ef_search")
+        value = positive_int("ef_search", value)
         if self._kind == "hnsw":
             self._inner.hnsw.efSearch = value
 
@@ -261,11 +293,11 @@ class VectorIndex:
         Raises:
             InvalidInputError: Wrong shape or dimension, non-finite values, k < 1.
         """
-        k = _positive_int(k, "k")
+        k = positive_int("k", k)
         matrix = _as_matrix(queries, self.dimension, "queries")
         params = None
         if ef_search is not None:
-            ef_search = _positive_int(ef_search, "ef_search")
+            ef_search = positive_int("ef_search", ef_search)
         if self._kind == "hnsw":
             import faiss
 

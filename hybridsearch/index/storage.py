@@ -13,7 +13,6 @@ written leaves the previous index untouched; a crash between the two renames lea
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -23,22 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from hybridsearch.errors import ChecksumError, IndexFormatError, IndexVersionError
+from hybridsearch.validation import sha256_file
 
 FORMAT_NAME = "hybridsearch-index"
-FORMAT_VERSION = 1
+# 2: settings per component under "settings"; BM25 parameters only there.
+FORMAT_VERSION = 2
 MANIFEST_NAME = "manifest.json"
-
-_CHUNK_BYTES = 1 << 20
-
-
-def sha256_file(path: str | Path) -> str:
-    """Return the hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
-
 
 def _previous_path(target: Path) -> Path:
     return target.with_name(f".{target.name}.previous")
@@ -181,9 +170,16 @@ def read_manifest(path: str | Path, *, verify_checksums: bool = True) -> dict[st
         )
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
+        source = manifest.get("source") or {}
+        corpus = source.get("path") if isinstance(source, dict) else None
+        how = (
+            f"`hybridsearch build {corpus} --index {directory}`"
+            if corpus
+            else f"`hybridsearch build CORPUS --index {directory}` (or HybridIndex.build)"
+        )
         raise IndexVersionError(
             f"{manifest_path}: index format version {version!r}, but this hybridsearch reads "
-            f"version {FORMAT_VERSION}; rebuild the index with this version"
+            f"version {FORMAT_VERSION}; rebuild the index from its corpus: {how}"
         )
     files = manifest.get("files")
     if not isinstance(files, dict):

@@ -1,4 +1,4 @@
-"""What a search returns: :class:`Hit` and the list of them, :class:`Hits`.
+"""What a search returns: :class:`Hit`, the list of them (:class:`Hits`), and how a hit is made.
 
 A hit carries the breakdown users ask for: its fused score and rank, and for each leg (BM25
 and dense) the rank and raw score that leg gave the passage shown, or ``None`` where that leg
@@ -10,11 +10,41 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+import numpy as np
+
+from hybridsearch.display.html import hits_to_html
+from hybridsearch.display.terminal import format_breakdown, format_timings
 
 if TYPE_CHECKING:
-    from hybridsearch.sparse.analysis import Analyzer
-    from hybridsearch.search.planner import Plan
+    from hybridsearch.search.legs import LegRanking
+    from hybridsearch.search.plan import Plan
+
+__all__ = ["Hit", "Hits", "PassageLookup", "PassageView", "make_hit"]
+
+
+class PassageView(NamedTuple):
+    """What a hit shows of a passage: its document and where the passage sits in it."""
+
+    doc_id: str
+    text: str
+    title: str
+    start: int
+    end: int
+    metadata: Mapping[str, Any]
+
+
+class PassageLookup(Protocol):
+    """What the search layer needs from the index's passage store."""
+
+    def document_rows_of(self, passage_ids: np.ndarray) -> np.ndarray:
+        """The document row of each passage id (for aggregation)."""
+        ...
+
+    def passage_view(self, passage_id: int) -> PassageView:
+        """The document and span of one passage (for a hit)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -26,7 +56,7 @@ class Hit:
         doc_id: The document's id.
         passage_id: The passage shown (for document results, the document's best passage).
         score: The fused score (the leg's raw score when only one leg ran).
-        text: The passage's text, as it stands in the document (without the title).
+        text: The passage's body as it stands in the document (the title is in ``title``).
         title: The document's title.
         start: Where the passage starts in the document's text (characters).
         end: Where it ends (exclusive).
@@ -59,18 +89,45 @@ class Hit:
         return data
 
     def _repr_html_(self) -> str:
-        from hybridsearch.display.html import hits_to_html
-
         return hits_to_html([self])
 
 
+def make_hit(
+    rank: int,
+    passage_id: int,
+    score: float,
+    view: PassageView,
+    rankings: Mapping[str, LegRanking],
+) -> Hit:
+    """A hit for a passage, with the rank and raw score each leg gave that passage."""
+    breakdown: dict[str, Any] = {}
+    for leg in ("bm25", "dense"):
+        ranking = rankings.get(leg)
+        breakdown[f"{leg}_rank"] = ranking.rank_of(passage_id) if ranking else None
+        breakdown[f"{leg}_score"] = ranking.score_of(passage_id) if ranking else None
+    return Hit(
+        rank=rank,
+        doc_id=view.doc_id,
+        passage_id=int(passage_id),
+        score=float(score),
+        text=view.text,
+        title=view.title,
+        start=view.start,
+        end=view.end,
+        metadata=view.metadata,
+        **breakdown,
+    )
+
+
 class Hits(list[Hit]):
-    """A ranked list of hits, with the plan that produced it and where the time went.
+    """A ranked list of hits, with the plan that produced it and what the run did.
 
     Attributes:
-        plan: The :class:`~hybridsearch.search.planner.Plan` that was run.
-        timings: Milliseconds per stage (``bm25``, ``encode``, ``faiss``, ``fusion``,
+        plan: The :class:`~hybridsearch.search.plan.Plan` that was run.
+        timings: Milliseconds per stage (``encode``, ``bm25``, ``dense``, ``fusion``,
             ``total``); stages that did not run are absent.
+        depth: How deep the legs went (passages each); more than ``plan.depth`` when
+            documents crowded the candidates and the plan's deepening rule applied.
         analyzer: The BM25 analyzer, used only to highlight query terms when rendered.
     """
 
@@ -80,11 +137,13 @@ class Hits(list[Hit]):
         *,
         plan: Plan | None = None,
         timings: Mapping[str, float] | None = None,
-        analyzer: Analyzer | None = None,
+        depth: int | None = None,
+        analyzer: Any = None,
     ) -> None:
         super().__init__(hits)
         self.plan = plan
         self.timings: dict[str, float] = dict(timings or {})
+        self.depth = depth
         self.analyzer = analyzer
 
     def __repr__(self) -> str:
@@ -96,14 +155,23 @@ class Hits(list[Hit]):
 
     def describe_timings(self) -> str:
         """Where the time went, one line: ``time (ms): encode 5.01, bm25 0.20, ...``."""
-        return "time (ms): " + ", ".join(f"{stage} {ms:.2f}" for stage, ms in self.timings.items())
+        return format_timings(self.timings)
+
+    def describe(self) -> str:
+        """The plan, how deep the legs went, the timings and each hit's per-leg breakdown."""
+        lines = []
+        if self.plan is not None:
+            lines.append(self.plan.describe())
+            if self.depth is not None and self.depth != self.plan.depth:
+                lines.append(f"deepened: the legs searched {self.depth} passages each")
+        lines.append(self.describe_timings())
+        lines.extend(format_breakdown(self))
+        return "\n".join(lines)
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """Return the hits as JSON-ready data."""
         return [hit.to_dict() for hit in self]
 
     def _repr_html_(self) -> str:
-        from hybridsearch.display.html import hits_to_html
-
         terms = self.plan.query_terms if self.plan is not None else ()
         return hits_to_html(self, query_terms=terms, analyzer=self.analyzer)

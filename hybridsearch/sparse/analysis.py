@@ -1,20 +1,23 @@
 """Text analysis for the BM25 leg: tokenise, lowercase, drop stopwords, stem.
 
 The same :class:`Analyzer` must process passages at index time and queries at search time, so
-its settings are persisted with an index (:meth:`Analyzer.to_config` /
-:meth:`Analyzer.from_config`) and a loaded index analyses queries exactly as it analysed its
-passages.
+its :class:`AnalyzerSettings` are persisted with an index (``analyzer.settings.to_dict()``,
+read back with :meth:`AnalyzerSettings.from_dict` and :meth:`Analyzer.from_settings`) and a
+loaded index analyses queries exactly as it analysed its passages.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from hybridsearch.errors import InvalidInputError
+from hybridsearch.settings import Settings
+from hybridsearch.validation import check_choice, string_list
 
-__all__ = ["DEFAULT_TOKEN_PATTERN", "LUCENE_ENGLISH_STOPWORDS", "Analyzer"]
+__all__ = ["DEFAULT_TOKEN_PATTERN", "LUCENE_ENGLISH_STOPWORDS", "Analyzer", "AnalyzerSettings"]
 
 #: Words of two or more word characters, as scikit-learn's and bm25s's default tokenisers.
 #: Single characters ("a", "x", "2") carry little for ranking and are dropped.
@@ -31,26 +34,63 @@ LUCENE_ENGLISH_STOPWORDS: frozenset[str] = frozenset(
     }
 )  # fmt: skip
 
-# Version of the dictionary written by to_config, so a later release can read older configs.
-_CONFIG_VERSION = 1
-_CONFIG_KEYS = frozenset(
-    {"config_version", "tokenizer", "token_pattern", "lowercase", "stopwords", "stemmer"}
-)
+# nltk 3's Snowball stemmer names, so settings validate without importing nltk (about 2 s);
+# a name outside this list is looked up in the installed nltk, which may know more.
+_SNOWBALL_LANGUAGES = (
+    "arabic", "danish", "dutch", "english", "finnish", "french", "german", "hungarian",
+    "italian", "norwegian", "porter", "portuguese", "romanian", "russian", "spanish", "swedish",
+)  # fmt: skip
+_TOKENIZERS = ("regex", "custom")
 
 
-def _snowball_languages() -> tuple[str, ...]:
-    """Return the stemmer names nltk's Snowball accepts (imported lazily: nltk is slow to load)."""
-    from nltk.stem.snowball import SnowballStemmer
+@dataclass(frozen=True)
+class AnalyzerSettings(Settings):
+    """How text becomes BM25 terms (validated when made; see :class:`Analyzer`).
 
-    return tuple(SnowballStemmer.languages)
+    Attributes:
+        tokenizer: ``"regex"`` (split with ``token_pattern``) or ``"custom"`` (a callable that
+            cannot be written to disk: pass it again to :meth:`Analyzer.from_settings`).
+        token_pattern: The regex whose matches are the tokens; None with a custom tokenizer.
+        lowercase: Lowercase the text before tokenising.
+        stopwords: The stopwords removed, as a sorted tuple of lowercase words (empty: none).
+            Written out in full, so an index keeps analysing queries as it analysed its
+            passages even if a later release changes the default list. ``True`` (Lucene's
+            English list), ``False`` or any iterable of words are accepted and normalised.
+        stemmer: A Snowball language name (``"english"``, ``"porter"``, ``"german"``, ...),
+            or None for no stemming.
+    """
+
+    tokenizer: str = "regex"
+    token_pattern: str | None = DEFAULT_TOKEN_PATTERN
+    lowercase: bool = True
+    stopwords: tuple[str, ...] = tuple(sorted(LUCENE_ENGLISH_STOPWORDS))
+    stemmer: str | None = "english"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stopwords", _normalise_stopwords(self.stopwords))
+        super().__post_init__()
+
+    def validate(self) -> None:
+        """Raise :class:`~hybridsearch.errors.InvalidInputError` naming a bad field."""
+        check_choice("analyzer tokenizer", self.tokenizer, _TOKENIZERS)
+        if self.tokenizer == "custom" and self.token_pattern is not None:
+            raise InvalidInputError("token_pattern must be None with a custom tokenizer")
+        if self.tokenizer == "regex":
+            _check_pattern(self.token_pattern)
+        if not isinstance(self.lowercase, bool):
+            raise InvalidInputError(
+                f"lowercase must be a bool, got {type(self.lowercase).__name__}"
+            )
+        _check_stemmer(self.stemmer)
 
 
 class Analyzer:
     """Turns text into the terms the BM25 index stores and matches.
 
-    Steps, in order: lowercase (optional), tokenise (regex ``DEFAULT_TOKEN_PATTERN`` or a
-    caller's callable), drop stopwords, stem with nltk's Snowball stemmer. Stopwords are
-    removed before stemming (as Lucene's analysis chain does) and matched case-insensitively.
+    Steps, in order: lowercase (optional), tokenise (a regex, :data:`DEFAULT_TOKEN_PATTERN` by
+    default, or a caller's callable), drop stopwords, stem with nltk's Snowball stemmer.
+    Stopwords are removed before stemming (as Lucene's analysis chain does) and matched
+    case-insensitively.
 
     Corpora repeat words, so each distinct token is stemmed once and remembered in a cache
     owned by this instance (no global state; two analyzers never share a cache).
@@ -67,6 +107,7 @@ class Analyzer:
         tokenizer: A callable from text to a list of tokens, used instead of the regex. It
             receives the text after lowercasing (when ``lowercase`` is on).
         lowercase: Lowercase the text before tokenising.
+        token_pattern: The tokenising regex (with the built-in tokenizer only).
 
     Raises:
         InvalidInputError: An unknown stemmer name or an argument of the wrong type.
@@ -79,22 +120,68 @@ class Analyzer:
         stopwords: bool | Iterable[str] = True,
         tokenizer: Callable[[str], list[str]] | None = None,
         lowercase: bool = True,
+        token_pattern: str = DEFAULT_TOKEN_PATTERN,
     ) -> None:
-        if not isinstance(lowercase, bool):
-            raise InvalidInputError(f"lowercase must be a bool, got {type(lowercase).__name__}")
+        if tokenizer is not None and token_pattern != DEFAULT_TOKEN_PATTERN:
+            raise InvalidInputError("pass a tokenizer or a token_pattern, not both")
+        settings = AnalyzerSettings(
+            tokenizer="regex" if tokenizer is None else "custom",
+            token_pattern=token_pattern if tokenizer is None else None,
+            lowercase=lowercase,
+            stopwords=stopwords,  # type: ignore[arg-type]  # normalised by the settings
+            stemmer=stemmer,
+        )
+        self._configure(settings, tokenizer)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: AnalyzerSettings | Mapping[str, Any] | None,
+        *,
+        tokenizer: Callable[[str], list[str]] | None = None,
+    ) -> Analyzer:
+        """An analyzer for ``settings`` (an instance, a mapping of some fields, or None).
+
+        Args:
+            settings: What to build; read a manifest's with :meth:`AnalyzerSettings.from_dict`.
+            tokenizer: The custom tokenizer, required when the settings say ``"custom"`` and
+                refused otherwise (a different tokenizer would silently change the terms).
+
+        Raises:
+            InvalidInputError: Bad settings, or a tokenizer argument that does not match them.
+        """
+        settings = AnalyzerSettings.coerce(settings, "settings")
+        if settings.tokenizer == "custom" and tokenizer is None:
+            raise InvalidInputError(
+                "the analyzer settings say a custom tokenizer was used; pass it again with "
+                "Analyzer.from_settings(settings, tokenizer=...)"
+            )
+        if settings.tokenizer == "regex" and tokenizer is not None:
+            raise InvalidInputError(
+                "the analyzer settings use the built-in regex tokenizer; a tokenizer argument "
+                "would change the terms, so it is refused"
+            )
+        analyzer = cls.__new__(cls)
+        analyzer._configure(settings, tokenizer)
+        return analyzer
+
+    def _configure(
+        self, settings: AnalyzerSettings, tokenizer: Callable[[str], list[str]] | None
+    ) -> None:
         if tokenizer is not None and not callable(tokenizer):
             raise InvalidInputError(
                 f"tokenizer must be a callable str -> list[str] or None, "
                 f"got {type(tokenizer).__name__}"
             )
-        self._lowercase = lowercase
+        self._settings = settings
+        self._lowercase = settings.lowercase
         self._custom_tokenizer = tokenizer
-        self._stopwords = _normalise_stopwords(stopwords)
-        self._stemmer_name, self._stem = _make_stemmer(stemmer)
+        self._stopwords = frozenset(settings.stopwords)
+        self._stem = _make_stemmer(settings.stemmer)
         # token -> stem; filled lazily. Bounded by the vocabulary of what was analysed.
         self._stem_cache: dict[str, str] = {}
         self._split = (
-            tokenizer if tokenizer is not None else re.compile(DEFAULT_TOKEN_PATTERN).findall
+            tokenizer if tokenizer is not None else re.compile(str(settings.token_pattern)).findall
         )
 
     # -- analysis -----------------------------------------------------------------------
@@ -121,6 +208,7 @@ class Analyzer:
             raise InvalidInputError(
                 "analyze_many expects an iterable of texts, got a single str; use analyzer(text)"
             )
+        # Consumed as it comes (not listed first), so a progress bar around texts stays true.
         analyzed: list[list[str]] = []
         for position, text in enumerate(texts):
             if not isinstance(text, str):
@@ -153,12 +241,17 @@ class Analyzer:
             terms.append(term)
         return terms
 
-    # -- inspection and persistence -----------------------------------------------------
+    # -- inspection ---------------------------------------------------------------------
+
+    @property
+    def settings(self) -> AnalyzerSettings:
+        """What this analyzer does, as written to an index manifest."""
+        return self._settings
 
     @property
     def stemmer(self) -> str | None:
         """The Snowball language name, or None when stemming is off."""
-        return self._stemmer_name
+        return self._settings.stemmer
 
     @property
     def stopwords(self) -> frozenset[str]:
@@ -175,100 +268,15 @@ class Analyzer:
         """How many distinct tokens have been stemmed so far."""
         return len(self._stem_cache)
 
-    def to_config(self) -> dict[str, Any]:
-        """Describe this analyzer as a JSON-serialisable dict (stored in an index manifest).
-
-        The stopword list is written out in full (sorted) rather than as ``True``, so an index
-        keeps analysing queries as it analysed its passages even if a later release changes the
-        default list. A custom tokenizer cannot be serialised: it is recorded as ``"custom"``
-        and must be passed again to :meth:`from_config`.
-        """
-        return {
-            "config_version": _CONFIG_VERSION,
-            "tokenizer": "custom" if self._custom_tokenizer is not None else "regex",
-            "token_pattern": None if self._custom_tokenizer is not None else DEFAULT_TOKEN_PATTERN,
-            "lowercase": self._lowercase,
-            "stopwords": sorted(self._stopwords),
-            "stemmer": self._stemmer_name,
-        }
-
-    @classmethod
-    def from_config(
-        cls,
-        config: Mapping[str, Any],
-        *,
-        tokenizer: Callable[[str], list[str]] | None = None,
-    ) -> Analyzer:
-        """Rebuild an analyzer from :meth:`to_config`'s dict.
-
-        Args:
-            config: The dict :meth:`to_config` returned (for example read back from JSON).
-            tokenizer: The custom tokenizer, required when the config says ``"custom"`` and
-                refused otherwise (a different tokenizer would silently change the terms).
-
-        Raises:
-            InvalidInputError: The config is malformed, names an unknown version or stemmer, or
-                the tokenizer argument does not match what the config records.
-        """
-        if not isinstance(config, Mapping):
-            raise InvalidInputError(
-                f"analyzer config must be a mapping, got {type(config).__name__}"
-            )
-        missing = sorted(_CONFIG_KEYS - set(config))
-        if missing:
-            raise InvalidInputError(f"analyzer config lacks the keys {missing}")
-        unknown = sorted(set(config) - _CONFIG_KEYS)
-        if unknown:
-            raise InvalidInputError(f"analyzer config has unknown keys {unknown}")
-        if config["config_version"] != _CONFIG_VERSION:
-            raise InvalidInputError(
-                f"analyzer config_version is {config['config_version']!r}; "
-                f"this release reads version {_CONFIG_VERSION}"
-            )
-        tokenizer_kind = config["tokenizer"]
-        if tokenizer_kind == "custom":
-            if tokenizer is None:
-                raise InvalidInputError(
-                    "analyzer config was built with a custom tokenizer; pass it again with "
-                    "from_config(config, tokenizer=...)"
-                )
-        elif tokenizer_kind == "regex":
-            if config["token_pattern"] != DEFAULT_TOKEN_PATTERN:
-                raise InvalidInputError(
-                    f"analyzer config token_pattern {config['token_pattern']!r} is not the "
-                    f"supported pattern {DEFAULT_TOKEN_PATTERN!r}"
-                )
-            if tokenizer is not None:
-                raise InvalidInputError(
-                    "analyzer config uses the built-in regex tokenizer; a tokenizer argument "
-                    "would change the terms, so it is refused"
-                )
-        else:
-            raise InvalidInputError(
-                f"analyzer config tokenizer must be 'regex' or 'custom', got {tokenizer_kind!r}"
-            )
-        stopwords = config["stopwords"]
-        if not isinstance(stopwords, list | tuple | bool):
-            raise InvalidInputError(
-                f"analyzer config stopwords must be a list of str or a bool, "
-                f"got {type(stopwords).__name__}"
-            )
-        return cls(
-            stemmer=config["stemmer"],
-            stopwords=stopwords,
-            tokenizer=tokenizer,
-            lowercase=config["lowercase"],
-        )
-
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Analyzer):
             return NotImplemented
         return (
-            self.to_config() == other.to_config()
+            self._settings == other._settings
             and self._custom_tokenizer is other._custom_tokenizer
         )
 
-    __hash__ = None  # type: ignore[assignment]  # mutable cache inside; equality is by config
+    __hash__ = None  # type: ignore[assignment]  # mutable cache inside; equality is by settings
 
     def __repr__(self) -> str:
         stopwords = (
@@ -276,35 +284,48 @@ class Analyzer:
             if self._stopwords == LUCENE_ENGLISH_STOPWORDS
             else (f"{len(self._stopwords)} custom" if self._stopwords else "off")
         )
-        tokenizer = "custom" if self._custom_tokenizer is not None else "regex"
         return (
-            f"Analyzer(stemmer={self._stemmer_name!r}, stopwords={stopwords}, "
-            f"tokenizer={tokenizer}, lowercase={self._lowercase})"
+            f"Analyzer(stemmer={self.stemmer!r}, stopwords={stopwords}, "
+            f"tokenizer={self._settings.tokenizer}, lowercase={self._lowercase})"
         )
 
 
-def _normalise_stopwords(stopwords: bool | Iterable[str]) -> frozenset[str]:
-    """Turn the ``stopwords`` argument into a lowercase frozenset (empty when off)."""
+def _normalise_stopwords(stopwords: bool | Iterable[str]) -> tuple[str, ...]:
+    """Turn a ``stopwords`` argument into a sorted tuple of distinct lowercase words."""
     if stopwords is True:
-        return LUCENE_ENGLISH_STOPWORDS
+        return tuple(sorted(LUCENE_ENGLISH_STOPWORDS))
     if stopwords is False:
-        return frozenset()
-    if isinstance(stopwords, str) or not isinstance(stopwords, Iterable):
+        return ()
+    words = string_list("stopwords", stopwords, what="words (or True, or False)")
+    return tuple(sorted({word.lower() for word in words}))
+
+
+def _check_pattern(pattern: object) -> None:
+    if not isinstance(pattern, str):
         raise InvalidInputError(
-            "stopwords must be True, False or an iterable of words (a single str is refused: "
-            f"it would be read as letters), got {type(stopwords).__name__}"
+            f"token_pattern must be a regex str with the regex tokenizer, got {pattern!r}"
         )
-    words = list(stopwords)
-    for position, word in enumerate(words):
-        if not isinstance(word, str):
-            raise InvalidInputError(f"stopwords[{position}] is {type(word).__name__}, expected str")
-    return frozenset(word.lower() for word in words)
+    try:
+        compiled = re.compile(pattern)
+    except re.error as error:
+        message = f"token_pattern {pattern!r} is not a valid regex: {error}"
+        raise InvalidInputError(message) from None
+    if compiled.groups:  # findall would return the groups, not the tokens
+        raise InvalidInputError(
+            f"token_pattern {pattern!r} has capturing groups; write them as (?:...)"
+        )
 
 
-def _make_stemmer(stemmer: str | None) -> tuple[str | None, Callable[[str], str] | None]:
-    """Validate the stemmer name and return it with its stem function (None when off)."""
-    if stemmer is None:
-        return None, None
+def _snowball_languages() -> tuple[str, ...]:
+    """The stemmer names nltk's Snowball accepts (imported lazily: nltk is slow to load)."""
+    from nltk.stem.snowball import SnowballStemmer
+
+    return tuple(SnowballStemmer.languages)
+
+
+def _check_stemmer(stemmer: object) -> None:
+    if stemmer is None or stemmer in _SNOWBALL_LANGUAGES:
+        return
     if not isinstance(stemmer, str):
         raise InvalidInputError(
             f"stemmer must be a Snowball language name or None, got {type(stemmer).__name__}"
@@ -314,9 +335,18 @@ def _make_stemmer(stemmer: str | None) -> tuple[str | None, Callable[[str], str]
         raise InvalidInputError(
             f"unknown stemmer {stemmer!r}; expected one of {', '.join(languages)} or None"
         )
+
+
+def _make_stemmer(stemmer: str | None) -> Callable[[str], str] | None:
+    """The stem function of a validated stemmer name (None when off)."""
+    if stemmer is None:
+        return None
     from nltk.stem.snowball import SnowballStemmer
 
-    return stemmer, SnowballStemmer(stemmer).stem
+    try:
+        return SnowballStemmer(stemmer).stem
+    except ValueError as error:  # a name this nltk does not know
+        raise InvalidInputError(f"stemmer {stemmer!r}: {error}") from error
 
 
 def _check_custom_tokens(tokens: object) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import itertools
 import random
+from types import SimpleNamespace
 
 import pytest
 
-from hybridsearch.corpus.chunking import TITLE_SEPARATOR, Chunker, ChunkingConfig
-from hybridsearch.corpus.documents import Document
-from hybridsearch.errors import InvalidInputError
+from hybridsearch.corpus.chunking import Chunker, ChunkingReport, ChunkingSettings
+from hybridsearch.corpus.documents import TITLE_SEPARATOR, Document
+from hybridsearch.errors import IndexFormatError, InvalidInputError
 
 MAX_LENGTH = 256
 
@@ -58,10 +59,10 @@ def _sentences(word_count: int, seed: int = 0) -> str:
 
 def _check_invariants(chunker: Chunker, document: Document, passages) -> None:
     for passage in passages:
-        assert chunker.count_tokens(passage.text) <= chunker.passage_tokens
+        assert chunker.count_tokens(passage.indexed_text) <= chunker.passage_tokens
         body = document.text[passage.start : passage.end]
         prefix = passage.title + TITLE_SEPARATOR if passage.title else ""
-        assert passage.text == prefix + body
+        assert passage.indexed_text == prefix + body
         assert passage.doc_id == document.id
     # Every non-space character of the document is in some passage.
     covered = [False] * len(document.text)
@@ -87,7 +88,7 @@ def test_short_document_stays_whole(chunker):
     passages, report = chunker.chunk([document])
     assert len(passages) == 1
     assert passages[0].start == 0 and passages[0].end == len(document.text)
-    assert passages[0].text == "A title" + TITLE_SEPARATOR + document.text
+    assert passages[0].indexed_text == "A title" + TITLE_SEPARATOR + document.text
     assert report.documents == 1 and report.documents_split == 0
     assert report.tokens_over_limit == 0
 
@@ -112,13 +113,15 @@ def test_cuts_at_sentence_boundaries(chunker):
     assert len(passages) > 2
     for passage in passages:
         assert (
-            passage.text[0].isupper() or passage.text[0].isdigit() or not passage.text[0].isascii()
+            passage.indexed_text[0].isupper()
+            or passage.indexed_text[0].isdigit()
+            or not passage.indexed_text[0].isascii()
         )
-        assert passage.text.endswith(".")
+        assert passage.indexed_text.endswith(".")
 
 
 def test_sentence_longer_than_limit_is_split_at_tokens(tokenizer):
-    chunker = Chunker(tokenizer, max_seq_length=MAX_LENGTH, config=ChunkingConfig(overlap=16))
+    chunker = Chunker(tokenizer, max_seq_length=MAX_LENGTH, settings=ChunkingSettings(overlap=16))
     text = " ".join(_words(3_000, seed=3))  # one huge sentence, no full stop
     document = Document(id="run-on", text=text)
     passages, _report = chunker.chunk([document])
@@ -131,7 +134,9 @@ def test_sentence_longer_than_limit_is_split_at_tokens(tokenizer):
 
 def test_overlap_respected(tokenizer):
     overlap = 40
-    chunker = Chunker(tokenizer, max_seq_length=MAX_LENGTH, config=ChunkingConfig(overlap=overlap))
+    chunker = Chunker(
+        tokenizer, max_seq_length=MAX_LENGTH, settings=ChunkingSettings(overlap=overlap)
+    )
     document = Document(id="d", text=_sentences(3_000, seed=4))
     passages, _ = chunker.chunk([document])
     _check_invariants(chunker, document, passages)
@@ -143,7 +148,7 @@ def test_overlap_respected(tokenizer):
             assert len(tokenizer(shared, add_special_tokens=False)["input_ids"]) <= overlap
     assert shared_any, "some consecutive passages should share a sentence"
 
-    no_overlap = Chunker(tokenizer, max_seq_length=MAX_LENGTH, config=ChunkingConfig(overlap=0))
+    no_overlap = Chunker(tokenizer, max_seq_length=MAX_LENGTH, settings=ChunkingSettings(overlap=0))
     passages, _ = no_overlap.chunk([document])
     for before, after in itertools.pairwise(passages):
         assert after.start >= before.end
@@ -154,17 +159,17 @@ def test_prompt_and_passage_tokens_count_against_limit(tokenizer):
         tokenizer,
         max_seq_length=MAX_LENGTH,
         prompt="passage: ",
-        config=ChunkingConfig(passage_tokens=128, overlap=0),
+        settings=ChunkingSettings(passage_tokens=128, overlap=0),
     )
     document = Document(id="d", title="Title words here", text=_sentences(1_500, seed=5))
     passages, _ = chunker.chunk([document])
     for passage in passages:
-        assert len(tokenizer("passage: " + passage.text)["input_ids"]) <= 128
+        assert len(tokenizer("passage: " + passage.indexed_text)["input_ids"]) <= 128
     _check_invariants(chunker, document, passages)
 
 
 def test_title_too_long_is_not_carried(tokenizer):
-    chunker = Chunker(tokenizer, max_seq_length=64, config=ChunkingConfig(overlap=0))
+    chunker = Chunker(tokenizer, max_seq_length=64, settings=ChunkingSettings(overlap=0))
     document = Document(id="d", title=" ".join(_words(60)), text=_sentences(300, seed=6))
     passages, report = chunker.chunk([document])
     assert report.titles_not_carried == 1
@@ -183,7 +188,7 @@ def test_empty_and_non_english_documents(chunker):
     by_doc = {}
     for passage in passages:
         by_doc.setdefault(passage.doc_id, []).append(passage)
-    assert len(by_doc["empty"]) == 1 and by_doc["empty"][0].text == ""
+    assert len(by_doc["empty"]) == 1 and by_doc["empty"][0].indexed_text == ""
     for document in documents[1:]:
         _check_invariants(chunker, document, by_doc[document.id])
 
@@ -198,14 +203,116 @@ def test_report_counts_over_many_documents(chunker):
 
 
 @pytest.mark.parametrize(
-    "config",
+    ("settings", "message"),
     [
-        ChunkingConfig(passage_tokens=1000),
-        ChunkingConfig(passage_tokens=0),
-        ChunkingConfig(overlap=-1),
-        ChunkingConfig(overlap=200),
+        (ChunkingSettings(passage_tokens=1000), r"passage_tokens=1000 exceeds the model's max"),
+        (
+            ChunkingSettings(passage_tokens=4, overlap=0),
+            r"passage_tokens=4 leaves fewer than 8 tokens",
+        ),
+        # Half of passage_tokens is only known once the model gives max_seq_length.
+        (ChunkingSettings(overlap=200), r"overlap must be at most half of passage_tokens \(128\)"),
+        ({"overlap": 200}, r"overlap must be at most half"),
+        ({"overlap": 0, "typo": 1}, r"chunking: unknown ChunkingSettings field 'typo'"),
     ],
 )
-def test_bad_settings_are_refused(tokenizer, config):
-    with pytest.raises(InvalidInputError):
-        Chunker(tokenizer, max_seq_length=MAX_LENGTH, config=config)
+def test_settings_that_do_not_fit_the_model_are_refused(tokenizer, settings, message):
+    with pytest.raises(InvalidInputError, match=message):
+        Chunker(tokenizer, max_seq_length=MAX_LENGTH, settings=settings)
+
+
+# --- ChunkingSettings and ChunkingReport ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"passage_tokens": 0}, r"^passage_tokens must be a positive integer, got 0$"),
+        ({"passage_tokens": 1.5}, r"^passage_tokens must be a positive integer, got 1\.5$"),
+        ({"passage_tokens": True}, r"^passage_tokens must be a positive integer"),
+        ({"overlap": -1}, r"^overlap must be a non-negative integer, got -1$"),
+        ({"overlap": "8"}, r"^overlap must be a non-negative integer, got '8'$"),
+        ({"passage_tokens": 64, "overlap": 33}, r"^overlap must be at most half of passage_tokens"),
+        ({"carry_title": "yes"}, r"^carry_title must be True or False, got 'yes'$"),
+    ],
+)
+def test_chunking_settings_validated_when_made(fields, message):
+    with pytest.raises(InvalidInputError, match=message):
+        ChunkingSettings(**fields)
+
+
+def test_chunking_settings_defaults_and_round_trip():
+    import numpy as np
+
+    settings = ChunkingSettings()
+    assert settings.to_dict() == {"passage_tokens": None, "overlap": 32, "carry_title": True}
+    custom = ChunkingSettings(passage_tokens=np.int64(128), overlap=0, carry_title=False)
+    # numpy integers are stored as int, so the manifest can be written with json.
+    assert type(custom.passage_tokens) is int
+    assert ChunkingSettings.from_dict(custom.to_dict()) == custom
+    with pytest.raises(AttributeError):
+        settings.overlap = 0  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"passage_tokens": None, "overlap": 32, "carry_title": True, "stride": 4},
+            r"manifest\.json chunking: unknown ChunkingSettings key 'stride'",
+        ),
+        (
+            {"passage_tokens": None, "overlap": 32},
+            r"manifest\.json chunking: ChunkingSettings key 'carry_title' is missing",
+        ),
+        (
+            {"passage_tokens": None, "overlap": -3, "carry_title": True},
+            r"manifest\.json chunking: overlap must be a non-negative integer, got -3",
+        ),
+        ([1, 2], r"manifest\.json chunking: expected an object of ChunkingSettings fields"),
+    ],
+)
+def test_chunking_settings_from_dict_is_strict(data, message):
+    with pytest.raises(IndexFormatError, match=message):
+        ChunkingSettings.from_dict(data, where="manifest.json chunking")
+
+
+def test_chunking_report_is_frozen_strict_and_adds_up(chunker):
+    documents = [Document(id=f"d{i}", text=_sentences(40 + 200 * i, seed=i)) for i in range(4)]
+    _, whole = chunker.chunk(documents)
+    _, first = chunker.chunk(documents[:2])
+    _, rest = chunker.chunk(documents[2:], first_passage_id=first.passages)
+    assert first + rest == whole
+    assert ChunkingReport.from_dict(whole.to_dict()) == whole
+    with pytest.raises(AttributeError):
+        whole.documents = 0  # type: ignore[misc]
+    with pytest.raises(IndexFormatError, match=r"unknown ChunkingReport key 'split'"):
+        ChunkingReport.from_dict({**whole.to_dict(), "split": 1})
+    with pytest.raises(IndexFormatError, match=r"ChunkingReport key 'passages' is missing"):
+        ChunkingReport.from_dict({k: v for k, v in whole.to_dict().items() if k != "passages"})
+    with pytest.raises(InvalidInputError, match=r"^documents must be a non-negative integer"):
+        ChunkingReport(documents=-1)
+
+
+def test_chunk_document_reports_one_document(chunker):
+    document = Document(id="d", title="T", text=_sentences(1_000, seed=9))
+    passages, report = chunker.chunk_document(document, first_passage_id=3)
+    assert passages[0].passage_id == 3
+    assert report == ChunkingReport(
+        documents=1,
+        passages=len(passages),
+        documents_split=1,
+        tokens_over_limit=report.tokens_over_limit,
+        titles_not_carried=0,
+    )
+    assert report.tokens_over_limit > 0
+
+
+def test_for_encoder_takes_settings(tokenizer):
+    # The parts of an Encoder that for_encoder reads (loading the model is not needed).
+    encoder = SimpleNamespace(tokenizer=tokenizer, max_seq_length=200, passage_prompt="passage: ")
+    chunker = Chunker.for_encoder(encoder, ChunkingSettings(passage_tokens=64, overlap=8))
+    assert (chunker.passage_tokens, chunker.settings.overlap) == (64, 8)
+    assert (chunker.max_seq_length, chunker.prompt) == (200, "passage: ")
+    assert Chunker.for_encoder(encoder).passage_tokens == 200
+    assert Chunker.for_encoder(encoder, {"overlap": 0}).settings == ChunkingSettings(overlap=0)

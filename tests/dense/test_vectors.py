@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
+from hybridsearch.dense.vectors import VectorIndex, VectorSettings
 from hybridsearch.errors import IndexFormatError, InvalidInputError
-from hybridsearch.dense.vectors import VectorIndex
 
 DIMENSION = 24
 
@@ -185,3 +189,78 @@ def test_remove_from_flat(corpus):
     hnsw.add(vectors[:5], ids[:5])
     with pytest.raises(InvalidInputError, match="HNSW"):
         hnsw.remove(ids[:1])
+
+
+# -- settings -----------------------------------------------------------------------------
+
+
+def test_vector_settings_defaults_and_round_trip():
+    settings = VectorSettings()
+    assert settings.to_dict() == {
+        "kind": "flat",
+        "hnsw_m": 32,
+        "ef_construction": 200,
+        "ef_search": 128,
+    }
+    hnsw = VectorSettings(kind="hnsw", hnsw_m=8, ef_construction=40, ef_search=16)
+    assert VectorSettings.from_dict(json.loads(json.dumps(hnsw.to_dict()))) == hnsw
+    assert VectorSettings.coerce({"kind": "hnsw"}, "vectors") == VectorSettings(kind="hnsw")
+    assert VectorSettings.coerce(None, "vectors") == settings
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"kind": "ivf"}, "unknown kind 'ivf'; expected one of: flat, hnsw"),
+        ({"kind": None}, "kind"),
+        ({"hnsw_m": 0}, "hnsw_m must be a positive integer"),
+        ({"ef_construction": -5}, "ef_construction"),
+        ({"ef_search": 1.5}, "ef_search"),
+        ({"ef_search": True}, "ef_search"),
+    ],
+)
+def test_vector_settings_validated_when_made(fields, message):
+    with pytest.raises(InvalidInputError, match=message):
+        VectorSettings(**fields)
+    with pytest.raises(IndexFormatError, match=message):
+        VectorSettings.from_dict({**VectorSettings().to_dict(), **fields})
+
+
+def test_vector_settings_from_dict_is_strict():
+    data = VectorSettings().to_dict()
+    with pytest.raises(IndexFormatError, match=r"manifest\.json: vectors: unknown .* 'nlist'"):
+        VectorSettings.from_dict({**data, "nlist": 100}, where="manifest.json: vectors")
+    for missing in data:
+        partial = {key: value for key, value in data.items() if key != missing}
+        with pytest.raises(IndexFormatError, match=f"key '{missing}' is missing"):
+            VectorSettings.from_dict(partial)
+    with pytest.raises(InvalidInputError, match="unknown VectorSettings field 'nlist'"):
+        VectorSettings.coerce({"nlist": 100}, "vectors")
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_from_settings_builds_the_index_the_settings_describe(corpus, kind):
+    vectors, ids = corpus
+    settings = VectorSettings(kind=kind, hnsw_m=16, ef_search=48)
+    index = VectorIndex.from_settings(DIMENSION, settings)
+    assert (index.kind, index.dimension, len(index)) == (kind, DIMENSION, 0)
+    assert index.ef_search == (48 if kind == "hnsw" else None)
+    index.add(vectors, ids)
+    query = vectors[3]
+    found_ids, _ = index.search(query, 1)
+    assert found_ids[0] == ids[3]
+    with pytest.raises(InvalidInputError, match="VectorSettings"):
+        VectorIndex.from_settings(DIMENSION, {"kind": "flat"})
+    with pytest.raises(InvalidInputError, match="dimension"):
+        VectorIndex.from_settings(0, settings)
+
+
+def test_settings_module_does_not_load_faiss():
+    code = (
+        "import sys; from hybridsearch.dense.vectors import VectorSettings; VectorSettings(); "
+        "print('faiss' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"

@@ -26,7 +26,7 @@ print("ready", flush=True)
 round = 0
 while True:
     round += 1
-    index.documents.append(Document(id=f"extra-{round}", text="x"))
+    index.passages.documents.append(Document(id=f"extra-{round}", text="x"))
     index.save(target)
 """
 

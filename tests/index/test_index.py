@@ -99,14 +99,14 @@ def saved_index(index, tmp_path_factory) -> Path:
 
 def test_build_counts_and_chunking_report(index):
     assert index.num_documents == 10
-    report = index.chunking_report
+    report = index.build_info.chunking_report
     assert report.documents == 10
     assert report.documents_split == 1  # only the long document
     assert report.tokens_over_limit > 0
     assert index.num_passages == report.passages
     assert index.num_passages > 10
-    assert len(index.vectors) == index.num_passages
-    assert index.bm25.num_passages == index.num_passages
+    assert len(index.vector_index) == index.num_passages
+    assert index.bm25_index.num_passages == index.num_passages
 
 
 @pytest.mark.parametrize(
@@ -144,7 +144,7 @@ def test_hit_breakdown_matches_the_legs(index):
             fused[hit.passage_id] = fused.get(hit.passage_id, 0.0) + 1 / (60 + hit.rank)
     expected_docs, seen = [], set()
     for passage_id in sorted(fused, key=lambda p: -fused[p]):
-        doc_id = index.passages[passage_id].doc_id
+        doc_id = index.passages.passage_view(passage_id).doc_id
         if doc_id not in seen:
             seen.add(doc_id)
             expected_docs.append((doc_id, passage_id))
@@ -194,7 +194,7 @@ def test_k_larger_than_the_corpus(index):
 
 
 def test_unknown_terms_run_dense_only(index):
-    plan = index.planner.plan("zxqv wqpl")
+    plan = index.search("zxqv wqpl").plan
     assert plan.legs == ("dense",)
     assert plan.fusion is None
     assert any("dense only" in note for note in plan.notes)
@@ -207,11 +207,12 @@ def test_unknown_terms_run_dense_only(index):
 def test_explain_returns_plan_and_timings(index):
     explanation = index.explain("green tea", k=2)
     plan = explanation.plan
+    assert explanation.depth == plan.depth
     assert plan.legs == ("bm25", "dense")
     assert plan.depth == min(100, index.num_passages)
     assert plan.fusion == "rrf" and plan.fusion_params["k"] == 60
     assert plan.query_terms == ("green", "tea")
-    assert {"bm25", "faiss", "encode", "fusion", "total"} <= set(explanation.timings)
+    assert {"bm25", "dense", "encode", "fusion", "total"} <= set(explanation.timings)
     text = explanation.describe()
     assert "bm25 + dense" in text and "green tea" in text
     json.dumps(plan.to_dict())
@@ -286,7 +287,9 @@ def test_bad_corpora(encoder):
 def test_save_load_round_trip(index, saved_index, encoder):
     loaded = HybridIndex.load(saved_index, model=encoder)
     assert loaded.num_documents == index.num_documents
-    assert [p.text for p in loaded.passages] == [p.text for p in index.passages]
+    assert [loaded.passages.indexed_text(p) for p in range(loaded.num_passages)] == [
+        index.passages.indexed_text(p) for p in range(index.num_passages)
+    ]
     for query in ["green tea", "arctic tern distance", "zxqv", "catch exceptions"]:
         for mode in ("hybrid", "bm25", "dense"):
             for unit in ("documents", "passages"):
@@ -342,6 +345,12 @@ def test_unknown_format_version(saved_index, tmp_path, encoder):
     manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(IndexVersionError, match="99"):
         HybridIndex.load(copy, model=encoder)
+    # An index of the first format (settings written in five styles) is refused with the
+    # command that rebuilds it from its recorded corpus.
+    manifest.update(format_version=1, source={"path": "/data/corpus.jsonl"})
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexVersionError, match="hybridsearch build /data/corpus.jsonl --index"):
+        HybridIndex.load(copy, model=encoder)
 
 
 def test_model_mismatch_is_refused(saved_index, tmp_path, model_path, index):
@@ -385,11 +394,12 @@ def test_documents_unit_searches_deeper_when_one_document_crowds_the_candidates(
     hits = index.search("arctic terns migration distance", k=4, depth=3)
     assert len(hits) == 4
     assert len({hit.doc_id for hit in hits}) == 4
-    assert hits.plan.depth > 3
-    assert any("searched" in note for note in hits.plan.notes)
+    assert hits.plan.depth == 4  # max(k, depth): the plan is never rewritten
+    assert hits.depth > 4  # the run went deeper, as the plan's rule says
+    assert f"searched {hits.depth} passages each" in hits.describe()
     # Passages need no deepening: k passages fit in the candidates.
     passages = index.search("arctic terns migration distance", k=3, depth=3, unit="passages")
-    assert passages.plan.depth == 3 and passages.plan.notes == ()
+    assert passages.plan.depth == passages.depth == 3 and passages.plan.notes == ()
 
 
 def test_index_remembers_its_model_folder(tmp_path, model_path):
@@ -401,7 +411,7 @@ def test_index_remembers_its_model_folder(tmp_path, model_path):
     built = HybridIndex.build(documents, model=str(folder))
     built.save(tmp_path / "index")
     loaded = HybridIndex.load(tmp_path / "index")  # reopens the recorded folder
-    assert loaded.model_source == str(folder.resolve())
+    assert loaded.build_info.model_source == str(folder.resolve())
     assert loaded.search("green tea", k=1)[0].doc_id == "tea"
     shutil.rmtree(folder)
     with pytest.raises(ModelLoadError, match="pass the model folder"):

@@ -1,4 +1,4 @@
-"""Tests of hybridsearch.sparse.analysis.Analyzer."""
+"""Tests of hybridsearch.sparse.analysis: Analyzer and AnalyzerSettings."""
 
 from __future__ import annotations
 
@@ -6,8 +6,13 @@ import json
 
 import pytest
 
-from hybridsearch.sparse.analysis import DEFAULT_TOKEN_PATTERN, LUCENE_ENGLISH_STOPWORDS, Analyzer
-from hybridsearch.errors import InvalidInputError
+from hybridsearch.errors import IndexFormatError, InvalidInputError
+from hybridsearch.sparse.analysis import (
+    DEFAULT_TOKEN_PATTERN,
+    LUCENE_ENGLISH_STOPWORDS,
+    Analyzer,
+    AnalyzerSettings,
+)
 
 
 @pytest.fixture(scope="module")
@@ -169,63 +174,110 @@ def test_analyze_many_equals_one_by_one(analyzer):
         {"stemmer": None},
         {"stemmer": "porter", "stopwords": False},
         {"stopwords": ["foo", "bar"], "lowercase": False},
+        {"token_pattern": r"\w+", "stemmer": None},
     ],
 )
-def test_config_round_trip_through_json(kwargs):
+def test_settings_round_trip_through_json(kwargs):
     analyzer = Analyzer(**kwargs)
-    config = json.loads(json.dumps(analyzer.to_config()))
-    rebuilt = Analyzer.from_config(config)
+    data = json.loads(json.dumps(analyzer.settings.to_dict()))
+    settings = AnalyzerSettings.from_dict(data)
+    assert settings == analyzer.settings
+    rebuilt = Analyzer.from_settings(settings)
     assert rebuilt == analyzer
-    text = "The Foo runs, BAR cats running 東京"
+    text = "The Foo runs, BAR cats running 東京 a b"
     assert rebuilt(text) == analyzer(text)
 
 
-def test_config_records_the_full_stopword_list_and_pattern():
-    config = Analyzer().to_config()
-    assert config["stopwords"] == sorted(LUCENE_ENGLISH_STOPWORDS)
-    assert config["token_pattern"] == DEFAULT_TOKEN_PATTERN
-    assert config["tokenizer"] == "regex"
+def test_settings_record_the_full_stopword_list_and_pattern():
+    data = Analyzer().settings.to_dict()
+    assert data == {
+        "tokenizer": "regex",
+        "token_pattern": DEFAULT_TOKEN_PATTERN,
+        "lowercase": True,
+        "stopwords": sorted(LUCENE_ENGLISH_STOPWORDS),
+        "stemmer": "english",
+    }
+    assert AnalyzerSettings() == Analyzer().settings
+
+
+def test_stopwords_are_normalised_to_a_sorted_lowercase_tuple():
+    assert AnalyzerSettings(stopwords=["The", "an", "the"]).stopwords == ("an", "the")
+    assert AnalyzerSettings(stopwords=False).stopwords == ()
+    assert AnalyzerSettings(stopwords=True) == AnalyzerSettings()
+    assert Analyzer(stopwords=["Cat"]).settings.stopwords == ("cat",)
+
+
+def test_a_token_pattern_is_used():
+    analyzer = Analyzer(token_pattern=r"[a-z]+", stemmer=None, stopwords=False)
+    assert analyzer("x2 and a-b") == ["x", "and", "a", "b"]
+    assert Analyzer.from_settings({"token_pattern": r"[a-z]+", "stemmer": None})("x2") == ["x"]
+
+
+def test_from_settings_takes_a_mapping_or_none():
+    assert Analyzer.from_settings(None) == Analyzer()
+    assert Analyzer.from_settings({"stemmer": None}) == Analyzer(stemmer=None)
 
 
 def test_custom_tokenizer_must_be_passed_again():
     def tokenizer(text: str) -> list[str]:
         return text.split()
 
-    config = json.loads(json.dumps(Analyzer(tokenizer=tokenizer).to_config()))
-    assert config["tokenizer"] == "custom"
+    data = json.loads(json.dumps(Analyzer(tokenizer=tokenizer).settings.to_dict()))
+    assert data["tokenizer"] == "custom"
+    assert data["token_pattern"] is None
+    settings = AnalyzerSettings.from_dict(data)
     with pytest.raises(InvalidInputError, match="custom tokenizer"):
-        Analyzer.from_config(config)
-    rebuilt = Analyzer.from_config(config, tokenizer=tokenizer)
+        Analyzer.from_settings(settings)
+    rebuilt = Analyzer.from_settings(settings, tokenizer=tokenizer)
     assert rebuilt("New-York rocks") == ["new-york", "rock"]
 
 
-def test_tokenizer_for_a_regex_config_is_refused():
+def test_tokenizer_for_regex_settings_is_refused():
     with pytest.raises(InvalidInputError, match="refused"):
-        Analyzer.from_config(Analyzer().to_config(), tokenizer=str.split)
+        Analyzer.from_settings(AnalyzerSettings(), tokenizer=str.split)
+    with pytest.raises(InvalidInputError, match="not both"):
+        Analyzer(tokenizer=str.split, token_pattern=r"\w+")
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"config_version": 99}, "config_version"),
         ({"stemmer": "klingon"}, "klingon"),
+        ({"stemmer": 3}, "stemmer must be"),
         ({"tokenizer": "whitespace"}, "tokenizer"),
-        ({"token_pattern": r"\w+"}, "token_pattern"),
+        ({"token_pattern": "(unclosed"}, "not a valid regex"),
+        ({"token_pattern": None}, "token_pattern"),
+        ({"token_pattern": r"(\w)\w+"}, "capturing groups"),
+        ({"tokenizer": "custom"}, "token_pattern must be None"),
         ({"stopwords": "the"}, "stopwords"),
-        ({"extra": 1}, "unknown keys"),
+        ({"stopwords": ["the", 3]}, r"stopwords\[1\]"),
+        ({"lowercase": "yes"}, "lowercase"),
     ],
 )
-def test_malformed_configs_are_refused(change, message):
-    config = {**Analyzer().to_config(), **change}
+def test_bad_settings_are_refused(change, message):
     with pytest.raises(InvalidInputError, match=message):
-        Analyzer.from_config(config)
+        AnalyzerSettings(**change)
+    data = {**AnalyzerSettings().to_dict(), **change}
+    with pytest.raises(IndexFormatError, match=message):
+        AnalyzerSettings.from_dict(data, where="manifest.json analyzer")
 
 
-def test_missing_config_key_is_named():
-    config = Analyzer().to_config()
-    del config["stemmer"]
-    with pytest.raises(InvalidInputError, match="stemmer"):
-        Analyzer.from_config(config)
+def test_from_dict_is_strict():
+    data = AnalyzerSettings().to_dict()
+    with pytest.raises(IndexFormatError, match="unknown AnalyzerSettings key 'config_version'"):
+        AnalyzerSettings.from_dict({**data, "config_version": 1})
+    del data["stemmer"]
+    with pytest.raises(IndexFormatError, match="AnalyzerSettings key 'stemmer' is missing"):
+        AnalyzerSettings.from_dict(data)
+
+
+def test_known_stemmer_names_are_nltks():
+    # Settings check names against this list without importing nltk; it must not drift.
+    from nltk.stem.snowball import SnowballStemmer
+
+    from hybridsearch.sparse.analysis import _SNOWBALL_LANGUAGES
+
+    assert set(_SNOWBALL_LANGUAGES) <= set(SnowballStemmer.languages)
 
 
 def test_scifact_is_analysed_quickly():

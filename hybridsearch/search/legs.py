@@ -1,0 +1,87 @@
+"""The two legs of a search, each a small function: BM25 over the postings, FAISS over vectors.
+
+A leg returns a :class:`LegRanking`: passage ids best first with their raw scores. Within a
+leg, equal scores are ordered by passage id (BM25 does so itself; the dense leg's block is
+re-sorted here, since FAISS leaves ties in heap order), so a leg's list is a pure function of
+the query and the depth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+__all__ = ["DenseSearcher", "LegRanking", "SparseSearcher", "run_bm25", "run_dense"]
+
+
+class SparseSearcher(Protocol):
+    """What the BM25 leg needs: top passages for analysed query terms."""
+
+    def search(self, query_tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class DenseSearcher(Protocol):
+    """What the dense leg needs: top passages for a query vector."""
+
+    def search(self, query_vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@dataclass(frozen=True)
+class LegRanking:
+    """One leg's passages, best first.
+
+    Attributes:
+        passage_ids: Passage ids, best first (int64).
+        scores: The leg's raw score of each (BM25 score, or cosine similarity).
+        asked: How many passages the leg was asked for; a leg that returned fewer has
+            nothing more to give (it is exhausted).
+    """
+
+    passage_ids: np.ndarray
+    scores: np.ndarray
+    asked: int
+    _rank_of: dict[int, int] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether going deeper could not add a passage."""
+        return len(self.passage_ids) < self.asked
+
+    def rank_of(self, passage_id: int) -> int | None:
+        """The 1-based rank this leg gave ``passage_id``, or None if it did not return it."""
+        if not self._rank_of and len(self.passage_ids):
+            self._rank_of.update(
+                (passage, rank) for rank, passage in enumerate(self.passage_ids.tolist(), 1)
+            )
+        return self._rank_of.get(passage_id)
+
+    def score_of(self, passage_id: int) -> float | None:
+        """The leg's raw score of ``passage_id``, or None if it did not return it."""
+        rank = self.rank_of(passage_id)
+        return None if rank is None else float(self.scores[rank - 1])
+
+    def scored_pairs(self) -> list[tuple[int, float]]:
+        """``(passage id, score)`` pairs, best first: what fusion takes."""
+        return list(zip(self.passage_ids.tolist(), self.scores.tolist(), strict=True))
+
+
+def run_bm25(bm25: SparseSearcher, query_terms: Sequence[str], depth: int) -> LegRanking:
+    """The BM25 leg: the ``depth`` best passages for the analysed query terms."""
+    if not query_terms:
+        return LegRanking(np.empty(0, np.int64), np.empty(0, np.float64), depth)
+    passage_ids, scores = bm25.search(list(query_terms), depth)
+    return LegRanking(np.asarray(passage_ids, np.int64), np.asarray(scores), depth)
+
+
+def run_dense(vectors: DenseSearcher, query_vector: np.ndarray, depth: int) -> LegRanking:
+    """The dense leg: the ``depth`` passages most similar to the query vector."""
+    passage_ids, scores = vectors.search(query_vector, depth)
+    passage_ids = np.asarray(passage_ids, np.int64).ravel()
+    scores = np.asarray(scores).ravel()
+    found = passage_ids >= 0  # FAISS pads with -1 when it has fewer than depth vectors
+    passage_ids, scores = passage_ids[found], scores[found]
+    order = np.lexsort((passage_ids, -scores))  # score descending, then passage id
+    return LegRanking(passage_ids[order], scores[order], depth)

@@ -1,0 +1,121 @@
+"""BM25 scoring variants: small pure functions of corpus statistics, picked by name.
+
+A variant is three functions (see :class:`Variant`):
+
+* ``idf(doc_freqs, num_passages, params)``: the idf of each term from the number of passages
+  that hold it (terms held by no passage are masked to 0 by the caller);
+* ``saturation(tfs, passage_lengths, avgdl, params)``: the term-frequency part of a term's score
+  in a passage that holds the term (tf >= 1), without what every passage gets;
+* ``absent_value(params)``: what each query term adds, times its idf, to *every* passage,
+  including those without the term (0 except for BM25+).
+
+``avgdl`` is BM25's name for the average passage length in terms (the literature says
+"document"; here BM25 ranks passages).
+
+The variants:
+
+* ``lucene`` (default): idf = log(1 + (N - n + 0.5) / (n + 0.5)),
+  term score = idf * tf / (tf + k1 * (1 - b + b * dl / avgdl)), as Lucene's BM25Similarity
+  (no ``k1 + 1`` factor; that constant does not change rankings) and bm25s's "lucene".
+* ``okapi``: exactly rank-bm25's ``BM25Okapi``: idf = log(N - n + 0.5) - log(n + 0.5), negative
+  idfs replaced by ``epsilon`` times the mean idf over the vocabulary.
+* ``bm25l``: exactly rank-bm25's ``BM25L``. Note that rank-bm25 multiplies Lv & Zhai's BM25L
+  term by tf, so a passage without the term gets 0 from it (unlike bm25s's BM25L).
+* ``bm25plus``: exactly rank-bm25's ``BM25Plus``: every passage, with or without the term,
+  gets ``idf * delta`` per query term occurrence on top of the saturated tf part.
+
+Pure numpy, no I/O: rank-bm25 is the tests' oracle for okapi, bm25l and bm25plus.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["BM25_VARIANTS", "DEFAULT_DELTAS", "VARIANTS", "Variant"]
+
+Params = Mapping[str, float]
+
+
+def _idf_lucene(doc_freqs: np.ndarray, num_passages: int, params: Params) -> np.ndarray:
+    return np.log1p((num_passages - doc_freqs + 0.5) / (doc_freqs + 0.5))
+
+
+def _idf_okapi(doc_freqs: np.ndarray, num_passages: int, params: Params) -> np.ndarray:
+    # rank-bm25: log(N - n + 0.5) - log(n + 0.5); idfs below zero (terms in more than half of
+    # the passages) are floored to epsilon * mean idf, the mean taken before flooring.
+    idf = np.log(num_passages - doc_freqs + 0.5) - np.log(doc_freqs + 0.5)
+    present = doc_freqs > 0
+    mean_idf = float(idf[present].mean()) if present.any() else 0.0
+    return np.where(idf < 0, params["epsilon"] * mean_idf, idf)
+
+
+def _idf_bm25l(doc_freqs: np.ndarray, num_passages: int, params: Params) -> np.ndarray:
+    return np.log(num_passages + 1) - np.log(doc_freqs + 0.5)
+
+
+def _idf_bm25plus(doc_freqs: np.ndarray, num_passages: int, params: Params) -> np.ndarray:
+    with np.errstate(divide="ignore"):  # doc_freq 0 (no postings) is masked by the caller
+        return np.log((num_passages + 1) / doc_freqs)
+
+
+def _length_norm(passage_lengths: np.ndarray, avgdl: float, params: Params) -> np.ndarray:
+    b = params["b"]
+    return 1 - b + b * passage_lengths / avgdl
+
+
+def _saturation_lucene(
+    tfs: np.ndarray, passage_lengths: np.ndarray, avgdl: float, params: Params
+) -> np.ndarray:
+    return tfs / (tfs + params["k1"] * _length_norm(passage_lengths, avgdl, params))
+
+
+def _saturation_okapi(
+    tfs: np.ndarray, passage_lengths: np.ndarray, avgdl: float, params: Params
+) -> np.ndarray:
+    k1 = params["k1"]
+    return tfs * (k1 + 1) / (tfs + k1 * _length_norm(passage_lengths, avgdl, params))
+
+
+def _saturation_bm25l(
+    tfs: np.ndarray, passage_lengths: np.ndarray, avgdl: float, params: Params
+) -> np.ndarray:
+    k1, delta = params["k1"], params["delta"]
+    ctd = tfs / _length_norm(passage_lengths, avgdl, params)
+    return tfs * (k1 + 1) * (ctd + delta) / (k1 + ctd + delta)
+
+
+def _absent_zero(params: Params) -> float:
+    return 0.0
+
+
+def _absent_delta(params: Params) -> float:
+    return params["delta"]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One BM25 variant: its three scoring functions and the parameters they read."""
+
+    idf: Callable[[np.ndarray, int, Params], np.ndarray]
+    saturation: Callable[[np.ndarray, np.ndarray, float, Params], np.ndarray]
+    absent_value: Callable[[Params], float]
+    param_names: tuple[str, ...]
+
+
+#: Variant name -> its functions.
+VARIANTS: dict[str, Variant] = {
+    "lucene": Variant(_idf_lucene, _saturation_lucene, _absent_zero, ("k1", "b")),
+    "okapi": Variant(_idf_okapi, _saturation_okapi, _absent_zero, ("k1", "b", "epsilon")),
+    "bm25l": Variant(_idf_bm25l, _saturation_bm25l, _absent_zero, ("k1", "b", "delta")),
+    # BM25+'s tf part is Okapi's; its delta is what every passage gets (absent_value).
+    "bm25plus": Variant(_idf_bm25plus, _saturation_okapi, _absent_delta, ("k1", "b", "delta")),
+}
+
+#: The variant names ``BM25Settings.variant`` accepts.
+BM25_VARIANTS: tuple[str, ...] = tuple(VARIANTS)
+
+#: rank-bm25's defaults, so "bm25l" and "bm25plus" with ``delta=None`` reproduce it.
+DEFAULT_DELTAS: dict[str, float] = {"bm25l": 0.5, "bm25plus": 1.0}
