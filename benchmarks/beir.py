@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import shutil
 import statistics
 import sys
 import time
@@ -50,11 +49,9 @@ MODES = {
 def _build_or_reuse(data_dir: Path, index_dir: Path, cache_dir: Path, rebuild: bool) -> tuple[
     HybridIndex, dict
 ]:
-    if rebuild:
-        shutil.rmtree(index_dir, ignore_errors=True)
     started = time.perf_counter()
     index = HybridIndex.open_or_build(
-        index_dir, data_dir, progress=True, embedding_cache=cache_dir
+        index_dir, data_dir, progress=True, embedding_cache=cache_dir, rebuild=rebuild
     )
     seconds = time.perf_counter() - started
     reused = index.origin.startswith("reused")

@@ -7,7 +7,6 @@ index; saving and loading go through :mod:`hybridsearch.index.persistence`.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,6 +84,7 @@ class HybridIndex:
         progress: bool = False,
         embedding_cache: str | Path | None = None,
         source_path: str | Path | None = None,
+        batch_size: int | None = None,
     ) -> HybridIndex:
         """Chunk, analyse, index and encode documents.
 
@@ -101,6 +101,8 @@ class HybridIndex:
                 and passage text, so rebuilding an unchanged corpus does not re-encode it.
             source_path: The file or folder the documents were read from, recorded in the
                 manifest.
+            batch_size: Passages per encoder batch (default: the encoder's, 16 on CPU);
+                ignored when ``model`` is an Encoder.
 
         Raises:
             EmptyCorpusError: no documents.
@@ -110,7 +112,7 @@ class HybridIndex:
         settings = IndexSettings.coerce(
             chunking=chunking, analyzer=analyzer, bm25=bm25, vectors=vectors
         )
-        encoder = _encoder(model, progress)
+        encoder = _encoder(model, progress, batch_size)
         parts = build_index(
             documents,
             settings,
@@ -165,6 +167,8 @@ class HybridIndex:
         model: str | Path | Encoder | None = None,
         progress: bool = False,
         embedding_cache: str | Path | None = None,
+        batch_size: int | None = None,
+        rebuild: bool = False,
         **settings: Any,
     ) -> HybridIndex:
         """Reuse the index at ``path`` if it holds this corpus with these settings, else build.
@@ -179,6 +183,8 @@ class HybridIndex:
             model: As for :meth:`build`.
             progress: Progress bars while building.
             embedding_cache: As for :meth:`build`.
+            batch_size: Passages per encoder batch (default: the encoder's, 16 on CPU).
+            rebuild: Build even if the index there could be reused.
             **settings: ``chunking``, ``analyzer``, ``bm25``, ``vectors``, as for :meth:`build`.
         """
         from hybridsearch.corpus.readers import read_corpus
@@ -186,8 +192,10 @@ class HybridIndex:
         source_path = Path(corpus) if isinstance(corpus, str | Path) else None
         documents = list(read_corpus(source_path) if source_path else corpus)
         wanted = IndexSettings.coerce(**settings)
-        encoder = _encoder(model, progress)
-        reason = _reuse_blocker(path, documents, wanted, encoder)
+        encoder = _encoder(model, progress, batch_size)
+        reason = "a rebuild was asked for" if rebuild else _reuse_blocker(
+            path, documents, wanted, encoder
+        )
         if reason is None:
             index = cls.load(path, model=encoder)
             index.origin = f"reused {path}: corpus, settings and model unchanged"
@@ -205,8 +213,6 @@ class HybridIndex:
             )
             index.save(path)
             index.origin = f"built {path}: {reason}"
-        if progress:
-            print(index.origin, file=sys.stderr)
         return index
 
     # -- searching --------------------------------------------------------------------------
@@ -307,11 +313,17 @@ class HybridIndex:
         write_index(path, self._parts, self.settings, self.model_identity)
 
 
-def _encoder(model: str | Path | Encoder | None, progress: bool) -> Encoder:
-    """An Encoder passed in as it is (it keeps its own progress setting), else one made."""
+def _encoder(
+    model: str | Path | Encoder | None, progress: bool, batch_size: int | None = None
+) -> Encoder:
+    """An Encoder passed in as it is (it keeps its own settings), else one made."""
     from hybridsearch.dense.encoder import Encoder
 
-    return model if isinstance(model, Encoder) else Encoder(model, progress=progress)
+    if isinstance(model, Encoder):
+        return model
+    if batch_size is None:
+        return Encoder(model, progress=progress)
+    return Encoder(model, progress=progress, batch_size=batch_size)
 
 
 def _encoder_for(path: str | Path, model: Any, recorded: str | None) -> Encoder:
