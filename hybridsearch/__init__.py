@@ -44,7 +44,24 @@ _EXPORTS = {
     "ModelMismatchError": "hybridsearch.errors",
 }
 
-__all__ = [*sorted(_EXPORTS), "__version__"]
+__all__ = [
+    "AnalyzerSettings",
+    "BM25Settings",
+    "ChunkingSettings",
+    "Document",
+    "Hit",
+    "Hits",
+    "HybridIndex",
+    "HybridSearchError",
+    "IndexFormatError",
+    "InvalidInputError",
+    "ModelMismatchError",
+    "Plan",
+    "SearchOptions",
+    "VectorSettings",
+    "__version__",
+    "read_corpus",
+]
 
 if TYPE_CHECKING:
     from hybridsearch.corpus.chunking import ChunkingSettings

@@ -349,7 +349,7 @@ def test_unknown_format_version(saved_index, tmp_path, encoder):
     # command that rebuilds it from its recorded corpus.
     manifest.update(format_version=1, source={"path": "/data/corpus.jsonl"})
     manifest_path.write_text(json.dumps(manifest))
-    with pytest.raises(IndexVersionError, match="hybridsearch build /data/corpus.jsonl --index"):
+    with pytest.raises(IndexVersionError, match=r"hybridsearch build /data/corpus\.jsonl --index"):
         HybridIndex.load(copy, model=encoder)
 
 

@@ -17,9 +17,8 @@ DOCUMENTS = [
 
 
 def _write_jsonl(path, documents):
-    path.write_text(
-        "".join(json.dumps({"id": d.id, "title": d.title, "text": d.text}) + "\n" for d in documents)
-    )
+    records = [{"id": d.id, "title": d.title, "text": d.text} for d in documents]
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
 
 
 def test_builds_then_reuses_then_rebuilds_with_reasons(tmp_path, encoder):

@@ -24,7 +24,7 @@ def test_unknown_or_missing_component_or_key_is_named():
     with pytest.raises(IndexFormatError, match="missing components \\['bm25'\\]"):
         IndexSettings.from_dict(without, where="m")
     data["bm25"] = {**data["bm25"], "k3": 1}
-    with pytest.raises(IndexFormatError, match="m.bm25: unknown BM25Settings key 'k3'"):
+    with pytest.raises(IndexFormatError, match=r"m\.bm25: unknown BM25Settings key 'k3'"):
         IndexSettings.from_dict(data, where="m")
 
 

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from hybridsearch.index import storage
 from hybridsearch.errors import ChecksumError, IndexFormatError, IndexVersionError
+from hybridsearch.index import storage
 
 
 def _writer(content: bytes):

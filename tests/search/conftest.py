@@ -17,9 +17,11 @@ from hybridsearch.search.hits import PassageView
 from hybridsearch.search.planner import QueryPlanner
 
 WORDS = (
-    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho "
-    "sigma tau upsilon phi chi psi omega apple river stone cloud forest ember glass harbor"
-).split()
+    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
+    "lambda", "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon", "phi",
+    "chi", "psi", "omega", "apple", "river", "stone", "cloud", "forest", "ember", "glass",
+    "harbor",
+)
 DIMENSION = 16
 
 

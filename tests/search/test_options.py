@@ -10,7 +10,8 @@ from hybridsearch.search.options import DEFAULT_DEPTH, SearchOptions
 
 def test_defaults():
     options = SearchOptions()
-    assert (options.k, options.mode, options.fusion, options.unit) == (10, "hybrid", "rrf", "documents")
+    assert (options.k, options.mode, options.fusion) == (10, "hybrid", "rrf")
+    assert options.unit == "documents"
     assert options.depth == DEFAULT_DEPTH
     assert options.weights == {"bm25": 1.0, "dense": 1.0}
 
