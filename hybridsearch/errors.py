@@ -47,3 +47,19 @@ class ModelLoadError(HybridSearchError):
 
 class ModelMismatchError(HybridSearchError):
     """Vectors of one model were about to be compared with vectors of another."""
+
+
+class UnknownDocumentError(InvalidInputError):
+    """A document id given to delete or look up is not (or no longer) in the index."""
+
+
+class ReadOnlyIndexError(HybridSearchError):
+    """A write was asked of an index opened for reading (use ``HybridIndex.open``)."""
+
+
+class IndexLockedError(HybridSearchError):
+    """Another writer holds the index open; one writer at a time."""
+
+
+class IndexWriteError(HybridSearchError):
+    """Writing to the index failed (a full disk, permissions); the last commit is intact."""

@@ -8,16 +8,44 @@ disk are in :mod:`hybridsearch.corpus.readers`.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from hybridsearch.errors import DuplicateDocumentError, InvalidInputError
 
-__all__ = ["TITLE_SEPARATOR", "Document", "Passage", "check_unique_ids"]
+__all__ = [
+    "FIELD_TYPES",
+    "TITLE_SEPARATOR",
+    "Document",
+    "Passage",
+    "check_metadata",
+    "check_metadata_value",
+    "check_unique_ids",
+    "metadata_type",
+]
 
 #: What joins a carried title to the passage body in :attr:`Passage.indexed_text`.
 TITLE_SEPARATOR = "\n"
+
+#: The types a metadata value may have (``None`` means the field is absent).
+FIELD_TYPES = ("string", "number", "bool", "string_list")
+
+# Numbers are stored as float64 columns; integers beyond 2**53 would silently round there.
+_MAX_EXACT_INT = 2**53
+_TYPE_OF_EXACT = {
+    type(None): None,
+    str: "string",
+    bool: "bool",
+    int: "number",
+    float: "number",
+    list: "string_list",
+}
+_EXPECTED_VALUE = "expected a string, a finite number, a bool, a list of strings or None"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +57,11 @@ class Document:
             integer ids found in JSON to ``str``; this class does not, so ids stay one type.
         text: The body text.
         title: Optional title; the chunker may prepend it to each passage's indexed text.
-        metadata: Free-form data carried along to results (not indexed). It takes no part in
-            hashing, so documents stay hashable although the mapping is mutable.
+        metadata: Typed fields carried to results and used by filters (not indexed): each
+            value a string, a finite number (int within +-2**53, or float), a bool, a list of
+            strings, or ``None`` (absent); keys are non-empty strings. Checked when the
+            document is made (:func:`check_metadata`) and kept as a copy, numpy scalars and
+            tuples converted to their Python forms. It takes no part in hashing.
     """
 
     id: str
@@ -51,11 +82,9 @@ class Document:
             raise InvalidInputError(
                 f"Document {self.id!r}: title must be a str, got {type(self.title).__name__}"
             )
-        if not isinstance(self.metadata, Mapping):
-            raise InvalidInputError(
-                f"Document {self.id!r}: metadata must be a mapping, got "
-                f"{type(self.metadata).__name__}"
-            )
+        # A checked copy: later changes to the caller's mapping cannot bypass the checks.
+        checked = check_metadata(self.metadata, f"Document {self.id!r}")
+        object.__setattr__(self, "metadata", checked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +171,93 @@ class Passage:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_metadata(metadata: Any, where: str) -> dict[str, Any]:
+    """``metadata`` as a new dict of checked values (see :func:`check_metadata_value`).
+
+    Args:
+        metadata: A mapping of field name -> value.
+        where: What holds it, the start of any message (``"Document 'd1'"``).
+
+    Raises:
+        InvalidInputError: Not a mapping, a key that is not a non-empty str, or a value of
+            another type; the message names ``where`` and the key.
+    """
+    if not isinstance(metadata, Mapping):
+        raise InvalidInputError(
+            f"{where}: metadata must be a mapping, got {type(metadata).__name__}"
+        )
+    checked: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not key:
+            raise InvalidInputError(f"{where}: metadata key {key!r} must be a non-empty str")
+        try:
+            checked[key] = check_metadata_value(value)
+        except InvalidInputError as error:
+            raise InvalidInputError(f"{where}: metadata {key!r} {error}") from None
+    return checked
+
+
+def check_metadata_value(value: Any) -> Any:
+    """``value`` in its stored form, or InvalidInputError saying why it cannot be stored.
+
+    Accepted: ``None``; ``str``; ``bool`` (numpy's too); an integer within +-2**53 or a finite
+    float (numpy scalars become ``int``/``float``); a list or tuple of strings (becomes a
+    ``list``). The message starts with the offending value, for callers to prefix.
+    """
+    # Fast paths for the exact JSON types: this runs for every value of every document.
+    exact = type(value)
+    if exact is str or exact is bool or value is None:
+        return value
+    if exact is int and -_MAX_EXACT_INT <= value <= _MAX_EXACT_INT:
+        return value
+    if exact is float and math.isfinite(value):
+        return value
+    if exact is list and all(type(item) is str for item in value):
+        return list(value)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        if abs(int(value)) > _MAX_EXACT_INT:
+            raise InvalidInputError(
+                f"is the integer {int(value)}, beyond +-2**53 (stored as float64, it would "
+                "round); store it as a string"
+            )
+        return int(value)
+    if isinstance(value, numbers.Real):
+        if not math.isfinite(value):
+            raise InvalidInputError(f"is {float(value)!r}; expected a finite number")
+        return float(value)
+    if isinstance(value, list | tuple):
+        for position, item in enumerate(value):
+            if not isinstance(item, str):
+                raise InvalidInputError(
+                    f"is a list whose item {position} is a {type(item).__name__} ({item!r}); "
+                    "expected a list of strings"
+                )
+        return [str(item) for item in value]
+    raise InvalidInputError(f"is a {type(value).__name__} ({value!r}); {_EXPECTED_VALUE}")
+
+
+def metadata_type(value: Any) -> str | None:
+    """Which of :data:`FIELD_TYPES` a checked metadata value is; ``None`` for ``None``."""
+    exact = _TYPE_OF_EXACT.get(type(value), "")
+    if exact != "":
+        return exact
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "string_list"
+    return "number"
 
 
 def check_unique_ids(documents: Iterable[Document]) -> list[Document]:

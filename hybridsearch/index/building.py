@@ -1,10 +1,11 @@
-"""Building an index: the pipeline run once over a corpus, stage by stage, timed.
+"""Building a segment: the pipeline run over a batch of documents, stage by stage, timed.
 
-documents -> chunker -> passages -> analyzer -> BM25 index
-                                 -> encoder  -> vector index
+documents -> chunker -> passages -> analyzer -> postings
+                                 -> encoder  -> vectors (and an HNSW graph when asked)
+          -> metadata columns
 
-Every setting is checked (settings classes validate when made, and the vector index is made
-before the slow stages) so a bad one fails in seconds, not after encoding.
+A build makes one segment of the whole corpus; an ``add`` makes one of the new documents.
+Settings are checked when made, so a bad one fails in seconds, not after encoding.
 """
 
 from __future__ import annotations
@@ -21,13 +22,21 @@ import numpy as np
 
 from hybridsearch.corpus.chunking import Chunker, ChunkingReport
 from hybridsearch.corpus.documents import Document, check_unique_ids
-from hybridsearch.errors import EmptyCorpusError
-from hybridsearch.index.passages import PassageTable
+from hybridsearch.corpus.metadata import MetadataColumns
+from hybridsearch.errors import EmptyCorpusError, IndexFormatError
+from hybridsearch.index.segment import SegmentContent
 from hybridsearch.index.settings import IndexSettings
 from hybridsearch.sparse.analysis import Analyzer
-from hybridsearch.sparse.bm25 import BM25Index
+from hybridsearch.sparse.postings import Postings
 
-__all__ = ["BuildInfo", "BuiltIndex", "build_index", "corpus_fingerprint"]
+__all__ = [
+    "BuildInfo",
+    "build_segment_content",
+    "checked_documents",
+    "corpus_fingerprint",
+    "corpus_source",
+    "model_source",
+]
 
 
 @dataclass(frozen=True)
@@ -48,16 +57,38 @@ class BuildInfo:
     source: Mapping[str, Any] = field(default_factory=dict)
     model_source: str | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, as each commit records it (the model source is in the manifest)."""
+        return {
+            "chunking_report": self.chunking_report.to_dict(),
+            "seconds": dict(self.seconds),
+            "source": dict(self.source),
+        }
 
-@dataclass(frozen=True)
-class BuiltIndex:
-    """The parts a build makes, before they become a HybridIndex."""
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, model_source: str | None) -> BuildInfo:
+        """Read :meth:`to_dict`'s output (IndexFormatError naming a bad field)."""
+        if not isinstance(data, Mapping) or "chunking_report" not in data:
+            raise IndexFormatError("a commit's build information has no chunking_report")
+        return cls(
+            chunking_report=ChunkingReport.from_dict(
+                data["chunking_report"], where="commit: chunking_report"
+            ),
+            seconds=dict(data.get("seconds") or {}),
+            source=dict(data.get("source") or {}),
+            model_source=model_source,
+        )
 
-    passages: PassageTable
-    analyzer: Analyzer
-    bm25_index: BM25Index
-    vector_index: Any
-    info: BuildInfo
+    def after_change(self, report: ChunkingReport | None = None) -> BuildInfo:
+        """The information after documents were added or deleted since the build.
+
+        The corpus fingerprint no longer describes the index, so it is dropped (an
+        ``open_or_build`` then rebuilds rather than trust it); the chunking reports add up.
+        """
+        source = {key: value for key, value in self.source.items() if key != "fingerprint"}
+        source["changed_since_build"] = True
+        total = self.chunking_report if report is None else self.chunking_report + report
+        return BuildInfo(total, self.seconds, source, self.model_source)
 
 
 def corpus_fingerprint(documents: Sequence[Document]) -> str:
@@ -73,62 +104,73 @@ def corpus_fingerprint(documents: Sequence[Document]) -> str:
     return digest.hexdigest()
 
 
-def build_index(
-    documents: Iterable[Document],
+def build_segment_content(
+    documents: Sequence[Document],
     settings: IndexSettings,
     encoder: Any,
+    analyzer: Analyzer,
     *,
     progress: bool = False,
     embedding_cache: str | Path | None = None,
-    source_path: str | Path | None = None,
-) -> BuiltIndex:
-    """Run the pipeline: chunk, analyse + BM25, encode + vector index; time each stage.
+) -> tuple[SegmentContent, ChunkingReport, dict[str, float]]:
+    """Run the pipeline over checked documents: chunk, analyse + postings, encode, metadata.
 
-    Raises:
-        EmptyCorpusError: no documents.
-        DuplicateDocumentError: two documents share an id.
-        InvalidInputError: an item is not a Document.
+    Returns the segment's content, the chunking report and the seconds per stage.
     """
     from hybridsearch.dense.embedding_cache import encode_passages_cached
-    from hybridsearch.dense.vectors import VectorIndex
 
     seconds: dict[str, float] = {}
-    started = time.perf_counter()
-    documents = check_unique_ids(documents)
-    if not documents:
-        raise EmptyCorpusError("cannot build an index from an empty corpus (no documents)")
-    source = _source(documents, source_path)
-    seconds["read"] = time.perf_counter() - started
-    vector_index = VectorIndex.from_settings(encoder.dimension, settings.vectors)
-
     started = time.perf_counter()
     chunker = Chunker.for_encoder(encoder, settings.chunking)
     passages, report = chunker.chunk(_progress(documents, progress, "chunking", "doc"))
     seconds["chunk"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    analyzer = Analyzer.from_settings(settings.analyzer)
     texts = [passage.indexed_text for passage in passages]
     passage_tokens = analyzer.analyze_many(_progress(texts, progress, "BM25", "passage"))
-    bm25_index = BM25Index.build(passage_tokens, settings.bm25)
+    postings = Postings.from_tokens(passage_tokens)
     seconds["bm25"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    passage_vectors = encode_passages_cached(encoder, texts, embedding_cache)
+    vectors = encode_passages_cached(encoder, texts, embedding_cache)
     seconds["encode"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    vector_index.add(passage_vectors, np.arange(len(passages), dtype=np.int64))
+    hnsw = _graph(vectors, settings)
+    metadata = MetadataColumns.from_documents([document.metadata for document in documents])
     seconds["vectors"] = time.perf_counter() - started
-
-    info = BuildInfo(
-        chunking_report=report,
-        seconds=seconds,
-        source=source,
-        model_source=model_source(encoder.identity.name),
+    content = SegmentContent(
+        documents=list(documents),
+        passage_columns=SegmentContent.passage_columns_of(list(documents), passages),
+        postings=postings,
+        vectors=vectors,
+        metadata=metadata,
+        hnsw=hnsw,
     )
-    return BuiltIndex(PassageTable.from_passages(documents, passages), analyzer, bm25_index,
-                      vector_index, info)
+    return content, report, seconds
+
+
+def checked_documents(documents: Iterable[Document]) -> list[Document]:
+    """The documents as a list, checked: Documents only, unique ids, at least one.
+
+    Raises:
+        EmptyCorpusError: no documents.
+        DuplicateDocumentError: two documents share an id.
+        InvalidInputError: an item is not a Document.
+    """
+    checked = check_unique_ids(documents)
+    if not checked:
+        raise EmptyCorpusError("no documents given (an empty corpus cannot be indexed)")
+    return checked
+
+
+def _graph(vectors: np.ndarray, settings: IndexSettings) -> Any:
+    """The HNSW graph over a segment's vectors when the settings ask for one."""
+    if settings.vectors.kind != "hnsw":
+        return None
+    from hybridsearch.dense.segmented import build_hnsw
+
+    return build_hnsw(vectors, settings.vectors)
 
 
 def model_source(name: str) -> str:
@@ -137,7 +179,8 @@ def model_source(name: str) -> str:
     return str(folder.resolve()) if folder.is_dir() else name
 
 
-def _source(documents: Sequence[Document], path: str | Path | None) -> dict[str, Any]:
+def corpus_source(documents: Sequence[Document], path: str | Path | None) -> dict[str, Any]:
+    """What the index records of its corpus: fingerprint, document count, and path if any."""
     source: dict[str, Any] = {
         "fingerprint": corpus_fingerprint(documents),
         "documents": len(documents),

@@ -1,73 +1,102 @@
-"""HybridIndex: documents in, ranked passages out.
+"""HybridIndex: documents in, ranked passages out; a living index of immutable segments.
 
-Building runs the pipeline once (:mod:`hybridsearch.index.building`); searching hands the
-query to the index's :class:`~hybridsearch.search.planner.QueryPlanner`, made once with the
-index; saving and loading go through :mod:`hybridsearch.index.persistence`.
+Reads go through a :class:`~hybridsearch.index.snapshot.Snapshot` and the query planner made
+for it; writes (add, update, delete, merges) make a new snapshot and swap it in, so a search
+sees the index before or after a write, never a mix. ``commit()`` makes the writes durable
+(:mod:`hybridsearch.index.commit`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import tempfile
+import threading
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hybridsearch.corpus.documents import Document
+import numpy as np
+
+from hybridsearch.corpus.documents import Document, Passage
 from hybridsearch.dense.identity import model_mismatch_message
 from hybridsearch.errors import HybridSearchError, ModelLoadError, ModelMismatchError
-from hybridsearch.index.building import BuildInfo, BuiltIndex, build_index, corpus_fingerprint
-from hybridsearch.index.passages import PassageTable
-from hybridsearch.index.persistence import read_index, read_manifest_parts, write_index
+from hybridsearch.index import storage
+from hybridsearch.index.building import (
+    BuildInfo,
+    build_segment_content,
+    checked_documents,
+    corpus_fingerprint,
+    corpus_source,
+    model_source,
+)
+from hybridsearch.index.commit import Commit, WriteLock, collect_garbage
+from hybridsearch.index.reader import read_index, read_manifest
 from hybridsearch.index.settings import IndexSettings
+from hybridsearch.index.snapshot import Snapshot
+from hybridsearch.index.updates import Updates
+from hybridsearch.index.writer import new_segment, write_new_index
 from hybridsearch.search.hits import Hits
 from hybridsearch.search.options import SearchOptions
 from hybridsearch.search.planner import QueryPlanner
+from hybridsearch.sparse.analysis import Analyzer
 from hybridsearch.validation import string_list
 
 if TYPE_CHECKING:
     from hybridsearch.dense.encoder import Encoder
-    from hybridsearch.dense.identity import ModelIdentity
 
 __all__ = ["HybridIndex"]
 
 
-class HybridIndex:
+class HybridIndex(Updates):
     """A hybrid BM25 + dense index over documents.
 
-    Make one with :meth:`build`, :meth:`load` or :meth:`open_or_build`; query it with
-    :meth:`search`.
+    Make one with :meth:`build`, :meth:`load` (read-only), :meth:`open` (read and write) or
+    :meth:`open_or_build`; query it with :meth:`search`; change it with :meth:`add`,
+    :meth:`update`, :meth:`delete` and :meth:`commit`.
 
     Attributes:
-        settings: How it was built, per component (chunking, analyzer, bm25, vectors).
+        settings: How it is built, per component (chunking, analyzer, bm25, vectors).
         build_info: The chunking report, seconds per stage, and the corpus it came from.
         model_identity: The model the passage vectors were made with.
-        origin: How this object came to be (``built``, ``loaded``, ``reused``, ``rebuilt``,
-            with the reason), as :meth:`open_or_build` reports it.
+        origin: How this object came to be (``built``, ``loaded``, ``opened``, ``reused``).
+        embedding_cache: The passage-vector cache folder adds and updates use, or None.
     """
+
+    embedding_cache: str | Path | None = None
 
     def __init__(
         self,
-        parts: BuiltIndex,
+        snapshot: Snapshot,
         *,
+        directory: Path,
         settings: IndexSettings,
         encoder: Encoder,
-        model_identity: ModelIdentity,
+        model_identity: Any,
+        info: BuildInfo,
+        commit: Commit | None = None,
+        lock: WriteLock | None = None,
         origin: str = "built",
     ) -> None:
-        self._parts = parts
+        self.directory = directory
         self.settings = settings
-        self.build_info: BuildInfo = parts.info
         self.model_identity = model_identity
+        self.build_info = info
         self.origin = origin
-        self._planner = QueryPlanner(
-            analyzer=parts.analyzer,
-            bm25=parts.bm25_index,
-            vectors=parts.vector_index,
-            encoder=encoder,
-            model_identity=model_identity,
-            passages=parts.passages,
-            num_passages=len(parts.passages),
+        self.analyzer = Analyzer.from_settings(settings.analyzer)
+        self._encoder = encoder
+        self._commit = commit
+        self._lock = lock
+        self._write_lock = threading.Lock()
+        self._view = self._make_view(snapshot)
+
+    def _make_view(self, snapshot: Snapshot) -> tuple[Snapshot, QueryPlanner]:
+        planner = QueryPlanner(
+            analyzer=self.analyzer,
+            encoder=self._encoder,
+            model_identity=self.model_identity,
+            source=snapshot,
         )
-        self._row_of = {document.id: row for row, document in enumerate(parts.passages.documents)}
+        return snapshot, planner
 
     # -- making one -------------------------------------------------------------------------
 
@@ -86,7 +115,9 @@ class HybridIndex:
         source_path: str | Path | None = None,
         batch_size: int | None = None,
     ) -> HybridIndex:
-        """Chunk, analyse, index and encode documents.
+        """Chunk, analyse, index and encode documents, into an index held in a temporary folder.
+
+        ``save(path)`` writes it to disk; it can be searched, and changed, before that.
 
         Args:
             documents: The corpus (for files, see :func:`hybridsearch.read_corpus`).
@@ -99,8 +130,7 @@ class HybridIndex:
             progress: Show a progress bar per stage.
             embedding_cache: A folder where passage vectors are kept, keyed by model identity
                 and passage text, so rebuilding an unchanged corpus does not re-encode it.
-            source_path: The file or folder the documents were read from, recorded in the
-                manifest.
+            source_path: The file or folder the documents were read from, recorded.
             batch_size: Passages per encoder batch (default: the encoder's, 16 on CPU);
                 ignored when ``model`` is an Encoder.
 
@@ -113,15 +143,40 @@ class HybridIndex:
             chunking=chunking, analyzer=analyzer, bm25=bm25, vectors=vectors
         )
         encoder = _encoder(model, progress, batch_size)
-        parts = build_index(
+        documents = checked_documents(documents)
+        content, report, seconds = build_segment_content(
             documents,
             settings,
             encoder,
+            Analyzer.from_settings(settings.analyzer),
             progress=progress,
             embedding_cache=embedding_cache,
-            source_path=source_path,
         )
-        return cls(parts, settings=settings, encoder=encoder, model_identity=encoder.identity)
+        temporary = tempfile.TemporaryDirectory(prefix="hybridsearch-")
+        directory = Path(temporary.name)
+        segment = new_segment(directory, content)
+        snapshot = Snapshot(
+            [segment], [np.zeros(len(documents), np.bool_)], settings.bm25,
+            settings.vectors.ef_search,
+        )
+        info = BuildInfo(
+            chunking_report=report,
+            seconds=seconds,
+            source=corpus_source(documents, source_path),
+            model_source=model_source(encoder.identity.name),
+        )
+        index = cls(
+            snapshot,
+            directory=directory,
+            settings=settings,
+            encoder=encoder,
+            model_identity=encoder.identity,
+            info=info,
+        )
+        weakref.finalize(index, temporary.cleanup)
+        index._temporary = True
+        index.embedding_cache = embedding_cache
+        return index
 
     @classmethod
     def load(
@@ -132,14 +187,14 @@ class HybridIndex:
         mmap: bool = True,
         verify_checksums: bool = True,
     ) -> HybridIndex:
-        """Load an index saved by :meth:`save`.
+        """Open the newest commit of an index for reading (writes need :meth:`open`).
 
         Args:
             path: The index directory.
             model: The encoder to query with: an Encoder, a model folder or hub name, or None
                 for the model the index was built with.
-            mmap: Memory-map the BM25 arrays instead of reading them.
-            verify_checksums: Check every file against the manifest's sha256.
+            mmap: Memory-map the arrays instead of reading them.
+            verify_checksums: Check every file's sha256 (its size is always checked).
 
         Raises:
             IndexFormatError: not an index, or a file is missing or unreadable.
@@ -147,15 +202,61 @@ class HybridIndex:
             ChecksumError: a file was truncated or altered.
             ModelMismatchError: ``model`` is not the model the index was built with.
         """
-        stored = read_index(path, mmap=mmap, verify_checksums=verify_checksums)
-        encoder = _encoder_for(path, model, stored.parts.info.model_source)
-        _check_same_model(stored.model_identity, encoder.identity, f"the index at {path}")
+        return cls._open(path, model, mmap, verify_checksums, lock=None, origin="loaded")
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        model: str | Path | Encoder | None = None,
+        embedding_cache: str | Path | None = None,
+    ) -> HybridIndex:
+        """Open an index for reading and writing; one writer at a time.
+
+        ``embedding_cache`` is the passage-vector cache adds and updates use (see
+        :meth:`build`). Close it (or use it in a ``with`` block) to release the lock.
+
+        Raises:
+            IndexLockedError: another writer has it open (a crashed one does not count).
+            IndexFormatError, ChecksumError, ModelMismatchError: as for :meth:`load`.
+        """
+        directory = storage.resolve_index_directory(path)
+        read_manifest(directory)  # not an index: say so before creating a lock file there
+        lock = WriteLock(directory)
+        lock.acquire()
+        try:
+            collect_garbage(directory)  # what a crashed writer left uncommitted
+            index = cls._open(directory, model, True, False, lock=lock, origin="opened")
+            index.embedding_cache = embedding_cache
+            return index
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def _open(
+        cls, path: Any, model: Any, mmap: bool, verify: bool, lock: Any, origin: str
+    ) -> HybridIndex:
+        opened = read_index(path, verify_checksums=verify, mmap=mmap)
+        encoder = _encoder_for(path, model, opened.model_source)
+        if not encoder.identity.same_model_as(opened.model_identity):
+            raise ModelMismatchError(
+                model_mismatch_message(
+                    opened.model_identity, encoder.identity, f"the index at {path}",
+                    "the model given",
+                )
+            )
         return cls(
-            stored.parts,
-            settings=stored.settings,
+            opened.snapshot,
+            directory=opened.directory,
+            settings=opened.settings,
             encoder=encoder,
-            model_identity=stored.model_identity,
-            origin=f"loaded {path}",
+            model_identity=opened.model_identity,
+            info=BuildInfo.from_dict(opened.commit.info, model_source=opened.model_source),
+            commit=opened.commit,
+            lock=lock,
+            origin=f"{origin} {path}",
         )
 
     @classmethod
@@ -193,26 +294,28 @@ class HybridIndex:
         documents = list(read_corpus(source_path) if source_path else corpus)
         wanted = IndexSettings.coerce(**settings)
         encoder = _encoder(model, progress, batch_size)
-        reason = "a rebuild was asked for" if rebuild else _reuse_blocker(
-            path, documents, wanted, encoder
+        reason = (
+            "a rebuild was asked for"
+            if rebuild
+            else _reuse_blocker(path, documents, wanted, encoder)
         )
         if reason is None:
             index = cls.load(path, model=encoder)
             index.origin = f"reused {path}: corpus, settings and model unchanged"
-        else:
-            index = cls.build(
-                documents,
-                model=encoder,
-                progress=progress,
-                embedding_cache=embedding_cache,
-                source_path=source_path,
-                chunking=wanted.chunking,
-                analyzer=wanted.analyzer,
-                bm25=wanted.bm25,
-                vectors=wanted.vectors,
-            )
-            index.save(path)
-            index.origin = f"built {path}: {reason}"
+            return index
+        index = cls.build(
+            documents,
+            model=encoder,
+            progress=progress,
+            embedding_cache=embedding_cache,
+            source_path=source_path,
+            chunking=wanted.chunking,
+            analyzer=wanted.analyzer,
+            bm25=wanted.bm25,
+            vectors=wanted.vectors,
+        )
+        index.save(path)
+        index.origin = f"built {path}: {reason}"
         return index
 
     # -- searching --------------------------------------------------------------------------
@@ -225,7 +328,8 @@ class HybridIndex:
                 dense leg, with a warning.
             k: Results wanted.
             **options: Any field of :class:`~hybridsearch.SearchOptions`: ``mode``,
-                ``fusion``, ``unit``, ``depth``, ``rrf_k``, ``weights``, ``normalization``.
+                ``fusion``, ``unit``, ``depth``, ``rrf_k``, ``weights``, ``normalization``,
+                ``filter``.
 
         Returns:
             The hits, best first; ``.plan``, ``.timings`` and ``.depth`` tell how they were
@@ -243,8 +347,9 @@ class HybridIndex:
         """
         queries = string_list("queries", queries, what="query strings")
         search_options = SearchOptions.from_call(k, options)
-        plans = [self._planner.plan(query, search_options) for query in queries]
-        return self._planner.run(plans)
+        _, planner = self._view  # one snapshot for the whole batch
+        plans = [planner.plan(query, search_options) for query in queries]
+        return planner.run(plans)
 
     def explain(self, query: str, k: int = 10, **options: Any) -> Hits:
         """Search; the hits' ``describe()`` prints the plan, timings and per-leg ranks."""
@@ -253,64 +358,84 @@ class HybridIndex:
     # -- facts ------------------------------------------------------------------------------
 
     @property
+    def snapshot(self) -> Snapshot:
+        """The current snapshot (segments and deletes) searches read."""
+        return self._view[0]
+
+    @property
     def encoder(self) -> Encoder:
         """The query encoder (must be the model the vectors were made with)."""
-        return self._planner.encoder
+        return self._encoder
 
     @encoder.setter
     def encoder(self, encoder: Encoder) -> None:
         # Checked at the next dense search, which refuses another model's vectors.
-        self._planner.encoder = encoder
+        self._encoder = encoder
+        self._view = self._make_view(self._view[0])
 
     @property
     def num_documents(self) -> int:
-        """Documents in the index."""
-        return len(self._parts.passages.documents)
+        """Live documents."""
+        return self.snapshot.num_documents
 
     @property
     def num_passages(self) -> int:
-        """Passages in the index."""
-        return len(self._parts.passages)
+        """Live passages."""
+        return self.snapshot.num_passages
 
     @property
-    def passages(self) -> PassageTable:
-        """The passage table (documents, and per passage its document row and span)."""
-        return self._parts.passages
-
-    @property
-    def bm25_index(self) -> Any:
-        """The BM25 index over the passages (:class:`~hybridsearch.sparse.bm25.BM25Index`)."""
-        return self._parts.bm25_index
-
-    @property
-    def vector_index(self) -> Any:
-        """The passage vectors (:class:`~hybridsearch.dense.vectors.VectorIndex`)."""
-        return self._parts.vector_index
-
-    @property
-    def analyzer(self) -> Any:
-        """The BM25 analyzer (:class:`~hybridsearch.sparse.analysis.Analyzer`)."""
-        return self._parts.analyzer
+    def num_segments(self) -> int:
+        """Segments in the current snapshot."""
+        return len(self.snapshot.segments)
 
     def document(self, doc_id: str) -> Document:
-        """The document with this id (KeyError if absent)."""
-        return self._parts.passages.documents[self._row_of[doc_id]]
+        """The live document with this id (KeyError if there is none)."""
+        snapshot = self.snapshot
+        (where,) = snapshot.find([doc_id])
+        if where is None:
+            raise KeyError(doc_id)
+        number, row = where
+        return snapshot.segments[number].documents.get(row)
+
+    def documents(self) -> Iterator[Document]:
+        """The live documents, in index order (read one at a time)."""
+        return self.snapshot.documents()
+
+    def passage(self, passage_id: int) -> Passage:
+        """The live passage with this id (as hits number them), its indexed text included."""
+        return self.snapshot.passage(passage_id)
 
     def __repr__(self) -> str:
         return (
             f"HybridIndex({self.num_documents} documents, {self.num_passages} passages, "
-            f"model {self.model_identity.describe()})"
+            f"{self.num_segments} segments, model {self.model_identity.describe()})"
         )
 
     # -- persistence ------------------------------------------------------------------------
 
     def save(self, path: str | Path) -> None:
-        """Write the index to a directory, atomically (see :mod:`hybridsearch.index.storage`).
+        """Write the index as it stands (uncommitted changes included) to a new directory.
 
-        An existing index at ``path`` is replaced only once the new one is complete; any
-        other non-empty directory is refused.
+        Atomic: an existing index at ``path`` is replaced only once the new one is complete;
+        any other non-empty directory is refused.
         """
-        write_index(path, self._parts, self.settings, self.model_identity)
+        manifest = {
+            "model": self.model_identity.to_dict(),
+            "model_source": self.build_info.model_source,
+            "settings": self.settings.to_dict(),
+        }
+        write_new_index(path, self.snapshot, manifest, self.build_info.to_dict())
+
+    def close(self) -> None:
+        """Release the write lock (uncommitted changes are dropped)."""
+        if self._lock is not None:
+            self._lock.release()
+
+    def __enter__(self) -> HybridIndex:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def _encoder(
@@ -326,7 +451,7 @@ def _encoder(
     return Encoder(model, progress=progress, batch_size=batch_size)
 
 
-def _encoder_for(path: str | Path, model: Any, recorded: str | None) -> Encoder:
+def _encoder_for(path: Any, model: Any, recorded: str | None) -> Encoder:
     """The encoder to query a loaded index with: the one given, else the recorded model."""
     if model is not None:
         return _encoder(model, progress=False)
@@ -340,20 +465,22 @@ def _encoder_for(path: str | Path, model: Any, recorded: str | None) -> Encoder:
         ) from error
 
 
-def _check_same_model(expected: Any, found: Any, where: str) -> None:
-    if not found.same_model_as(expected):
-        raise ModelMismatchError(model_mismatch_message(expected, found, where, "the model given"))
-
-
 def _reuse_blocker(
     path: str | Path, documents: list[Document], wanted: IndexSettings, encoder: Encoder
 ) -> str | None:
     """Why the index at ``path`` cannot serve this corpus and settings, or None if it can."""
+    from hybridsearch.index.commit import latest_generation, read_commit
+
     try:
-        _, settings, identity, info = read_manifest_parts(Path(path), verify_checksums=False)
-    except HybridSearchError as error:
+        directory = Path(path)
+        settings, identity, _ = read_manifest(directory)
+        generation = latest_generation(directory)
+        if generation is None:
+            return "no usable index there (no commit)"
+        info = read_commit(directory, generation).info
+    except (HybridSearchError, OSError) as error:
         return f"no usable index there ({error})"
-    if info.source.get("fingerprint") != corpus_fingerprint(documents):
+    if (info.get("source") or {}).get("fingerprint") != corpus_fingerprint(documents):
         return "the corpus changed"
     if settings != wanted:
         return "settings changed (" + "; ".join(wanted.differences(settings)) + ")"

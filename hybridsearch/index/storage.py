@@ -84,6 +84,8 @@ def write_index_directory(
     path: str | Path,
     write_files: Callable[[Path], None],
     manifest: Mapping[str, Any],
+    *,
+    list_files: bool = True,
 ) -> dict[str, Any]:
     """Write an index directory atomically.
 
@@ -93,6 +95,8 @@ def write_index_directory(
         write_files: Called with a fresh temporary directory; writes every data file into it.
         manifest: Settings, identity and counts; ``format``, ``format_version`` and ``files``
             (a sha256 and size per file written) are added here.
+        list_files: Whether the manifest lists every file; an index whose parts carry their
+            own checksums (segments) lists none.
 
     Returns:
         The manifest as written.
@@ -113,7 +117,8 @@ def write_index_directory(
     try:
         write_files(staging)
         files = {}
-        for file_path in sorted(p for p in staging.rglob("*") if p.is_file()):
+        written = sorted(p for p in staging.rglob("*") if p.is_file()) if list_files else []
+        for file_path in written:
             _fsync_file(file_path)
             relative = file_path.relative_to(staging).as_posix()
             files[relative] = {"sha256": sha256_file(file_path), "bytes": file_path.stat().st_size}

@@ -33,6 +33,7 @@ class PassageView(NamedTuple):
     start: int
     end: int
     metadata: Mapping[str, Any]
+    passage_id: int | None = None  # the id a hit shows, where it differs from the leg's
 
 
 class PassageLookup(Protocol):
@@ -108,7 +109,7 @@ def make_hit(
     return Hit(
         rank=rank,
         doc_id=view.doc_id,
-        passage_id=int(passage_id),
+        passage_id=int(passage_id if view.passage_id is None else view.passage_id),
         score=float(score),
         text=view.text,
         title=view.title,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -18,15 +18,23 @@ __all__ = ["DenseSearcher", "LegRanking", "SparseSearcher", "run_bm25", "run_den
 
 
 class SparseSearcher(Protocol):
-    """What the BM25 leg needs: top passages for analysed query terms."""
+    """What the BM25 leg needs: top passages for analysed query terms, within ``allowed``."""
 
-    def search(self, query_tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def known_terms(self, query_tokens: Sequence[str]) -> list[str]: ...
+
+    def search(
+        self, query_tokens: Sequence[str], k: int, allowed: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 class DenseSearcher(Protocol):
-    """What the dense leg needs: top passages for a query vector."""
+    """What the dense leg needs: top passages for a query vector, within ``allowed``."""
 
-    def search(self, query_vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def search(
+        self, query_vector: np.ndarray, k: int, allowed: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def method(self, allowed_count: int | None = None) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -68,17 +76,21 @@ class LegRanking:
         return list(zip(self.passage_ids.tolist(), self.scores.tolist(), strict=True))
 
 
-def run_bm25(bm25: SparseSearcher, query_terms: Sequence[str], depth: int) -> LegRanking:
-    """The BM25 leg: the ``depth`` best passages for the analysed query terms."""
+def run_bm25(
+    bm25: SparseSearcher, query_terms: Sequence[str], depth: int, allowed: Any = None
+) -> LegRanking:
+    """The BM25 leg: the ``depth`` best passages (within ``allowed``) for the query terms."""
     if not query_terms:
         return LegRanking(np.empty(0, np.int64), np.empty(0, np.float64), depth)
-    passage_ids, scores = bm25.search(list(query_terms), depth)
+    passage_ids, scores = bm25.search(list(query_terms), depth, allowed)
     return LegRanking(np.asarray(passage_ids, np.int64), np.asarray(scores), depth)
 
 
-def run_dense(vectors: DenseSearcher, query_vector: np.ndarray, depth: int) -> LegRanking:
-    """The dense leg: the ``depth`` passages most similar to the query vector."""
-    passage_ids, scores = vectors.search(query_vector, depth)
+def run_dense(
+    vectors: DenseSearcher, query_vector: np.ndarray, depth: int, allowed: Any = None
+) -> LegRanking:
+    """The dense leg: the ``depth`` passages (within ``allowed``) most like the query vector."""
+    passage_ids, scores = vectors.search(query_vector, depth, allowed)
     passage_ids = np.asarray(passage_ids, np.int64).ravel()
     scores = np.asarray(scores).ravel()
     found = passage_ids >= 0  # FAISS pads with -1 when it has fewer than depth vectors

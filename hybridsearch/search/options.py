@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hybridsearch.errors import InvalidInputError
+from hybridsearch.search.filters import Filter, parse_filter
 from hybridsearch.search.fusion import DEFAULT_RRF_K, FUSION_METHODS, NORMALIZATIONS
 from hybridsearch.settings import Settings
 from hybridsearch.validation import check_choice, finite_number, positive_int
@@ -52,6 +53,9 @@ class SearchOptions(Settings):
         weights: Weight per leg (``bm25``, ``dense``), default 1.0 each; a leg weighted 0
             contributes nothing.
         normalization: Convex fusion's score normalisation: ``minmax`` or ``zscore``.
+        filter: A metadata filter (see :mod:`hybridsearch.search.filters`), e.g.
+            ``{"year": {"gte": 2020}, "lang": "en"}``; both legs search only the passages of
+            documents that pass it, with scores unchanged.
     """
 
     k: int = 10
@@ -62,6 +66,7 @@ class SearchOptions(Settings):
     rrf_k: float = DEFAULT_RRF_K
     weights: Mapping[str, float] = field(default_factory=lambda: dict.fromkeys(LEGS, 1.0))
     normalization: str = "minmax"
+    filter: Any = None
 
     def validate(self) -> None:
         """Check every option; see the class docstring for what each accepts."""
@@ -74,6 +79,14 @@ class SearchOptions(Settings):
         check_choice("normalization", self.normalization, NORMALIZATIONS)
         # Frozen: normalise the weights in place once, so every reader sees all legs as floats.
         object.__setattr__(self, "weights", _leg_weights(self.weights))
+        if self.filter is not None and not isinstance(self.filter, Filter):
+            object.__setattr__(self, "filter", parse_filter(self.filter))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every option, JSON-ready (the filter in its JSON form)."""
+        data = super().to_dict()
+        data["filter"] = None if self.filter is None else self.filter.to_dict()
+        return data
 
     @classmethod
     def from_call(cls, k: int, options: Mapping[str, Any]) -> SearchOptions:

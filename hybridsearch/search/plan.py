@@ -9,7 +9,7 @@ hits (:attr:`~hybridsearch.search.hits.Hits.depth`), not written back into the p
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 __all__ = ["DEEPENING_FACTOR", "Plan"]
@@ -38,7 +38,11 @@ class Plan:
         fusion_params: ``k`` for RRF, ``normalization`` for convex, and ``weights`` per leg.
         query_terms: The analysed query terms BM25 knows.
         unknown_terms: The analysed query terms BM25 has never seen.
-        notes: Why the plan differs from what was asked, if it does.
+        notes: Why the plan differs from what was asked, if it does, and how the dense leg
+            searches (exact, or HNSW).
+        filter: The metadata filter, readable, or None.
+        filter_passages: How many live passages pass the filter (None without one); the
+            legs search only those, and no leg goes deeper than that.
     """
 
     query: str
@@ -54,6 +58,10 @@ class Plan:
     query_terms: tuple[str, ...]
     unknown_terms: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    filter: str | None = None
+    filter_passages: int | None = None
+    # The filter's per-part passage masks, computed when planning; not part of the plan's data.
+    allowed: Any = field(default=None, repr=False, compare=False)
 
     @property
     def deepens(self) -> bool:
@@ -75,7 +83,9 @@ class Plan:
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as JSON-ready data (the deepening rule included, in words)."""
-        data = asdict(self)
+        data = {item.name: getattr(self, item.name) for item in fields(self)}
+        del data["allowed"]
+        data["legs"], data["notes"] = list(self.legs), list(self.notes)
         data["fusion_params"] = {
             key: dict(value) if isinstance(value, Mapping) else value
             for key, value in self.fusion_params.items()
@@ -93,6 +103,8 @@ class Plan:
         if self.fusion is not None:
             params = ", ".join(f"{key}={value}" for key, value in self.fusion_params.items())
             lines.append(f"fusion: {self.fusion} ({params})")
+        if self.filter is not None:
+            lines.append(f"filter: {self.filter} ({self.filter_passages} passages pass)")
         lines.append(f"results: top {self.k} {self.unit} of {self.target} ranked")
         lines.append(f"BM25 terms: {' '.join(self.query_terms) or '(none)'}")
         if self.unknown_terms:

@@ -33,6 +33,7 @@ import numpy as np
 from hybridsearch.dense.identity import model_mismatch_message
 from hybridsearch.errors import InvalidInputError, ModelMismatchError
 from hybridsearch.search.aggregation import to_unit
+from hybridsearch.search.filters import Filter
 from hybridsearch.search.fusion import fuse
 from hybridsearch.search.hits import Hits, PassageLookup, make_hit
 from hybridsearch.search.legs import DenseSearcher, LegRanking, SparseSearcher, run_bm25, run_dense
@@ -46,47 +47,52 @@ class _Analyzer(Protocol):
     def __call__(self, text: str) -> list[str]: ...
 
 
-class _SparseIndex(SparseSearcher, Protocol):
-    def known_terms(self, query_tokens: Sequence[str]) -> list[str]: ...
-
-
 class _QueryEncoder(Protocol):
     identity: Any
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
+class SearchSource(PassageLookup, Protocol):
+    """What the planner searches: one consistent view of the index (a snapshot).
+
+    ``bm25`` and ``vectors`` return passage rows best first (ties by row) and take per-part
+    ``allowed`` masks; ``allowed(filter)`` gives those masks and how many passages pass.
+    """
+
+    num_passages: int
+
+    @property
+    def bm25(self) -> SparseSearcher: ...
+
+    @property
+    def vectors(self) -> DenseSearcher: ...
+
+    def allowed(self, flt: Filter) -> tuple[Any, int]: ...
+
+
 class QueryPlanner:
-    """Plans and runs searches over one index's legs; made once, owned by the index.
+    """Plans and runs searches over one consistent view of an index; made once per view.
 
     Args:
         analyzer: The BM25 analyzer the passages were indexed with.
-        bm25: The BM25 index over the passages.
-        vectors: The vector index over the passage vectors (ids are passage ids).
         encoder: The query encoder; must be the model the vectors were made with.
         model_identity: The identity of the model the vectors were made with.
-        passages: The index's passage store (document rows and spans).
-        num_passages: Passages in the index.
+        source: The view searched (legs, passages, filters): see :class:`SearchSource`.
     """
 
     def __init__(
         self,
         *,
         analyzer: _Analyzer,
-        bm25: _SparseIndex,
-        vectors: DenseSearcher,
         encoder: _QueryEncoder,
         model_identity: Any,
-        passages: PassageLookup,
-        num_passages: int,
+        source: SearchSource,
     ) -> None:
         self.analyzer = analyzer
-        self.bm25 = bm25
-        self.vectors = vectors
         self.encoder = encoder
         self.model_identity = model_identity
-        self.passages = passages
-        self.num_passages = num_passages
+        self.source = source
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -101,11 +107,16 @@ class QueryPlanner:
         if not query.strip():
             raise InvalidInputError("query is empty (or only whitespace); expected some text")
         terms = self.analyzer(query)
-        known = set(self.bm25.known_terms(terms))
+        known = set(self.source.bm25.known_terms(terms))
         query_terms = tuple(term for term in terms if term in known)
         unknown_terms = tuple(dict.fromkeys(term for term in terms if term not in known))
 
         legs, notes = _legs_to_run(options.mode, bool(terms), bool(query_terms))
+        allowed, searchable = None, self.source.num_passages
+        if options.filter is not None:
+            allowed, searchable = self.source.allowed(options.filter)
+        if "dense" in legs:
+            notes = (*notes, f"dense leg: {self.source.vectors.method(searchable)}")
         fusion = options.fusion if len(legs) > 1 else None
         window = max(options.k, options.depth)
         return Plan(
@@ -114,14 +125,17 @@ class QueryPlanner:
             mode=options.mode,
             legs=legs,
             unit=options.unit,
-            depth=min(window, self.num_passages),
+            depth=max(1, min(window, searchable)),
             target=window,
-            max_depth=self.num_passages,
+            max_depth=max(1, searchable),
             fusion=fusion,
             fusion_params=_fusion_params(fusion, legs, options),
             query_terms=query_terms,
             unknown_terms=unknown_terms,
             notes=notes,
+            filter=None if options.filter is None else options.filter.describe(),
+            filter_passages=None if options.filter is None else searchable,
+            allowed=allowed,
         )
 
     # -- running ----------------------------------------------------------------------------
@@ -165,7 +179,7 @@ class QueryPlanner:
             depth = plan.next_depth(depth)
 
         hits = [
-            make_hit(rank, passage_id, score, self.passages.passage_view(passage_id), rankings)
+            make_hit(rank, passage_id, score, self.source.passage_view(passage_id), rankings)
             for rank, (passage_id, score) in enumerate(ranked[: plan.k], start=1)
         ]
         timings["total"] = (time.perf_counter() - started) * 1000 + timings.get("encode", 0.0)
@@ -179,15 +193,15 @@ class QueryPlanner:
         for leg in plan.legs:
             started = time.perf_counter()
             if leg == "bm25":
-                rankings[leg] = run_bm25(self.bm25, plan.query_terms, depth)
+                rankings[leg] = run_bm25(self.source.bm25, plan.query_terms, depth, plan.allowed)
             else:
-                rankings[leg] = run_dense(self.vectors, query_vector, depth)
+                rankings[leg] = run_dense(self.source.vectors, query_vector, depth, plan.allowed)
             timings[leg] = (time.perf_counter() - started) * 1000
         return rankings
 
     def _to_unit(self, fused: list[tuple[int, float]], unit: str) -> list[tuple[int, float]]:
         passage_ids = np.fromiter((passage for passage, _ in fused), np.int64, len(fused))
-        rows = self.passages.document_rows_of(passage_ids) if unit == "documents" else passage_ids
+        rows = self.source.document_rows_of(passage_ids) if unit == "documents" else passage_ids
         return to_unit(fused, unit, rows)
 
 

@@ -14,7 +14,6 @@ absent from the vocabulary contribute nothing.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +28,17 @@ from hybridsearch.sparse.postings import Postings
 from hybridsearch.sparse.top_k import (
     EMPTY_PASSAGE_IDS,
     EMPTY_SCORES,
-    best_first,
+    top_k_marked,
     top_k_matching,
 )
-from hybridsearch.sparse.variants import BM25_VARIANTS, DEFAULT_DELTAS, VARIANTS
+from hybridsearch.sparse.variants import (
+    BM25_VARIANTS,
+    DEFAULT_DELTAS,
+    VARIANTS,
+    average_length,
+    normalising_length,
+    sum_by_passage,
+)
 from hybridsearch.validation import check_choice, finite_number, positive_int, string_list
 
 __all__ = ["BM25Index", "BM25Settings"]
@@ -106,7 +112,7 @@ class BM25Index:
         self._postings = postings
         self._settings = settings
         self._vocabulary = postings.vocabulary
-        self._term_ids = {term: term_id for term_id, term in enumerate(self._vocabulary)}
+        self._term_ids = postings.term_ids
         for array in postings.arrays().values():
             if not isinstance(array, np.memmap):
                 array.flags.writeable = False  # the caches below assume the arrays never change
@@ -122,25 +128,26 @@ class BM25Index:
         rather than the saturation alone saves a multiplication per term on every query.
         """
         postings, params = self._postings, self._settings.params
-        variant = VARIANTS[self._settings.variant]
+        self._params = params  # the settings build this dict on each access
+        variant = self._variant = VARIANTS[self._settings.variant]
         self._num_passages = postings.num_passages
-        # Python int / int, as rank-bm25 computes it. All-empty passages: an average of 0 has
-        # no postings to normalise, so any positive value keeps the arithmetic defined.
-        self._average_length = int(postings.passage_lengths.sum()) / self._num_passages
-        avgdl = self._average_length if self._average_length > 0 else 1.0
+        self._average_length = average_length(
+            int(postings.passage_lengths.sum()), self._num_passages
+        )
         doc_freqs = np.diff(postings.indptr)
         idf = variant.idf(doc_freqs.astype(np.float64), self._num_passages, params)
         self._idf = np.where(doc_freqs > 0, idf, 0.0)
         # Plain lists: per-query lookups of a few items are faster on lists than arrays.
         self._idf_list = self._idf.tolist()
         self._indptr_list = postings.indptr.tolist()
-        self._absent_value = variant.absent_value(params)
-        posting_lengths = postings.passage_lengths[postings.posting_passage_ids].astype(np.float64)
-        saturation = variant.saturation(
-            postings.posting_tfs.astype(np.float64), posting_lengths, avgdl, params
-        )
         posting_term_ids = np.repeat(np.arange(doc_freqs.shape[0]), doc_freqs)
-        self._posting_scores = self._idf[posting_term_ids] * saturation
+        self._posting_scores = variant.posting_scores(
+            self._idf[posting_term_ids],
+            postings.posting_tfs,
+            postings.passage_lengths[postings.posting_passage_ids],
+            normalising_length(self._average_length),
+            params,
+        )
 
     @classmethod
     def build(
@@ -298,9 +305,7 @@ class BM25Index:
         indptr, passage_ids = self._indptr_list, self._postings.posting_passage_ids
         for term_id in term_ids:
             matching[passage_ids[indptr[term_id] : indptr[term_id + 1]]] = True
-        candidates = np.flatnonzero(matching)
-        best = best_first(candidates, scores[candidates], top_k)
-        return best, scores[best]
+        return top_k_marked(scores, matching, top_k)
 
     def _query_terms(self, query_tokens: Sequence[str]) -> tuple[list[int], list[int]]:
         """Known term ids of a query (first-occurrence order) and how often each occurs."""
@@ -321,27 +326,19 @@ class BM25Index:
         indptr, passage_ids = self._indptr_list, self._postings.posting_passage_ids
         posting_scores = self._posting_scores
         spans = [(indptr[term_id], indptr[term_id + 1]) for term_id in term_ids]
-        if len(spans) == 1:
-            start, end = spans[0]
-            ids = passage_ids[start:end]
-            contributions = posting_scores[start:end] * counts[0]
-        else:
-            ids = np.concatenate([passage_ids[start:end] for start, end in spans])
-            contributions = np.concatenate(
-                [
-                    posting_scores[start:end] * count if count > 1 else posting_scores[start:end]
-                    for (start, end), count in zip(spans, counts, strict=True)
-                ]
-            )
-        return np.bincount(ids, weights=contributions, minlength=self._num_passages)
+        return sum_by_passage(
+            np.concatenate([passage_ids[start:end] for start, end in spans]),
+            np.concatenate([posting_scores[start:end] for start, end in spans]),
+            [end - start for start, end in spans],
+            counts,
+            self._num_passages,
+        )
 
     def _absent_total(self, term_ids: list[int], counts: list[int]) -> float:
         """What every passage gets from the query (bm25plus: delta * sum of idf; else 0)."""
-        if not self._absent_value:
-            return 0.0
         idf = self._idf_list
-        return self._absent_value * math.fsum(
-            idf[term_id] * count for term_id, count in zip(term_ids, counts, strict=True)
+        return self._variant.query_constant(
+            [idf[term_id] for term_id in term_ids], counts, self._params
         )
 
     # -- persistence ---------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import chain
 
 import numpy as np
@@ -99,6 +100,16 @@ class Postings:
     def num_postings(self) -> int:
         """How many (term, passage) pairs."""
         return int(self.posting_passage_ids.shape[0])
+
+    @cached_property
+    def term_ids(self) -> dict[str, int]:
+        """Term -> term id, built on first use and kept with these postings.
+
+        Every index that scores these postings shares the one dict (one entry per term), so
+        it is built once per set of postings, not once per index or per snapshot over them.
+        Treat it as read-only.
+        """
+        return {term: term_id for term_id, term in enumerate(self.vocabulary)}
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays by name (:data:`ARRAY_NAMES`)."""

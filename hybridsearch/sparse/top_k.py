@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["EMPTY_PASSAGE_IDS", "EMPTY_SCORES", "best_first", "top_k_matching"]
+__all__ = ["EMPTY_PASSAGE_IDS", "EMPTY_SCORES", "best_first", "top_k_marked", "top_k_matching"]
 
 # Returned for queries that match nothing; read-only, since every such call shares them.
 EMPTY_PASSAGE_IDS = np.empty(0, dtype=np.int64)
@@ -43,6 +43,22 @@ def best_first(passage_ids: np.ndarray, scores: np.ndarray, top_k: int) -> np.nd
         passage_ids, scores = passage_ids[selected], scores[selected]
     order = np.lexsort((passage_ids, -scores))
     return passage_ids[order].astype(np.int64, copy=False)
+
+
+def top_k_marked(
+    scores: np.ndarray, marked: np.ndarray, top_k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The best ``top_k`` of the passages ``marked`` (a bool mask), by score, best first.
+
+    For when the candidates cannot be told by their score (okapi's floor can make a matching
+    passage score 0 or less), with :func:`best_first`'s tie rule.
+
+    Returns:
+        (passage ids int64, their scores float64), best first.
+    """
+    candidates = np.flatnonzero(marked)
+    best = best_first(candidates, scores[candidates], top_k)
+    return best, scores[best]
 
 
 def top_k_matching(

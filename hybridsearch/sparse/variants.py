@@ -12,6 +12,12 @@ A variant is three functions (see :class:`Variant`):
 ``avgdl`` is BM25's name for the average passage length in terms (the literature says
 "document"; here BM25 ranks passages).
 
+How these compose into scores is written once, here, for every index that scores with them
+(:class:`~hybridsearch.sparse.bm25.BM25Index` over one set of postings,
+:class:`~hybridsearch.sparse.segmented.SegmentedBM25` over several): :func:`average_length`,
+:func:`normalising_length`, :meth:`Variant.posting_scores`, :meth:`Variant.query_constant` and
+:func:`sum_by_passage`. Sharing them is what makes those indexes agree to the bit.
+
 The variants:
 
 * ``lucene`` (default): idf = log(1 + (N - n + 0.5) / (n + 0.5)),
@@ -29,12 +35,21 @@ Pure numpy, no I/O: rank-bm25 is the tests' oracle for okapi, bm25l and bm25plus
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BM25_VARIANTS", "DEFAULT_DELTAS", "VARIANTS", "Variant"]
+__all__ = [
+    "BM25_VARIANTS",
+    "DEFAULT_DELTAS",
+    "VARIANTS",
+    "Variant",
+    "average_length",
+    "normalising_length",
+    "sum_by_passage",
+]
 
 Params = Mapping[str, float]
 
@@ -45,10 +60,13 @@ def _idf_lucene(doc_freqs: np.ndarray, num_passages: int, params: Params) -> np.
 
 def _idf_okapi(doc_freqs: np.ndarray, num_passages: int, params: Params) -> np.ndarray:
     # rank-bm25: log(N - n + 0.5) - log(n + 0.5); idfs below zero (terms in more than half of
-    # the passages) are floored to epsilon * mean idf, the mean taken before flooring.
+    # the passages) are floored to epsilon * mean idf, the mean taken before flooring. The mean
+    # is taken over the sorted idfs: a float sum depends on the order of its terms, and sorted
+    # they have one order whatever order the vocabulary lists the terms in (a fresh build and a
+    # segmented index over the same passages list them differently), so both floor alike.
     idf = np.log(num_passages - doc_freqs + 0.5) - np.log(doc_freqs + 0.5)
     present = doc_freqs > 0
-    mean_idf = float(idf[present].mean()) if present.any() else 0.0
+    mean_idf = float(np.sort(idf[present]).mean()) if present.any() else 0.0
     return np.where(idf < 0, params["epsilon"] * mean_idf, idf)
 
 
@@ -97,18 +115,71 @@ def _absent_delta(params: Params) -> float:
 
 @dataclass(frozen=True)
 class Variant:
-    """One BM25 variant: its three scoring functions and the parameters they read."""
+    """One BM25 variant: its three scoring functions and the parameters they read.
+
+    ``idf_uses_vocabulary`` is True where a term's idf depends on the whole vocabulary's
+    document frequencies, not on its own alone (okapi's floor is a fraction of the mean idf):
+    such an idf must be computed over every term at once.
+    """
 
     idf: Callable[[np.ndarray, int, Params], np.ndarray]
     saturation: Callable[[np.ndarray, np.ndarray, float, Params], np.ndarray]
     absent_value: Callable[[Params], float]
     param_names: tuple[str, ...]
+    idf_uses_vocabulary: bool = False
+
+    def posting_scores(
+        self,
+        idf: np.ndarray | float,
+        tfs: np.ndarray,
+        passage_lengths: np.ndarray,
+        avgdl: float,
+        params: Params,
+    ) -> np.ndarray:
+        """What each posting adds to its passage's score: idf * saturation (float64).
+
+        Args:
+            idf: The idf of each posting's term (an array aligned with ``tfs``), or one idf
+                when all the postings are one term's.
+            tfs: The postings' term frequencies.
+            passage_lengths: The lengths of the postings' passages, aligned with ``tfs``.
+            avgdl: The normalising length (:func:`normalising_length`).
+            params: The variant's parameters.
+        """
+        saturation = self.saturation(
+            tfs.astype(np.float64, copy=False),
+            passage_lengths.astype(np.float64, copy=False),
+            avgdl,
+            params,
+        )
+        return idf * saturation
+
+    def query_constant(self, idfs: Sequence[float], counts: Sequence[int], params: Params) -> float:
+        """What every passage gets from a query (BM25+: delta * the sum of its idfs; else 0).
+
+        Args:
+            idfs: The idf of each distinct known query term.
+            counts: How often each occurs in the query (a repeat counts again).
+            params: The variant's parameters.
+        """
+        absent_value = self.absent_value(params)
+        if not absent_value:
+            return 0.0
+        return absent_value * math.fsum(
+            idf * count for idf, count in zip(idfs, counts, strict=True)
+        )
 
 
 #: Variant name -> its functions.
 VARIANTS: dict[str, Variant] = {
     "lucene": Variant(_idf_lucene, _saturation_lucene, _absent_zero, ("k1", "b")),
-    "okapi": Variant(_idf_okapi, _saturation_okapi, _absent_zero, ("k1", "b", "epsilon")),
+    "okapi": Variant(
+        _idf_okapi,
+        _saturation_okapi,
+        _absent_zero,
+        ("k1", "b", "epsilon"),
+        idf_uses_vocabulary=True,
+    ),
     "bm25l": Variant(_idf_bm25l, _saturation_bm25l, _absent_zero, ("k1", "b", "delta")),
     # BM25+'s tf part is Okapi's; its delta is what every passage gets (absent_value).
     "bm25plus": Variant(_idf_bm25plus, _saturation_okapi, _absent_delta, ("k1", "b", "delta")),
@@ -119,3 +190,47 @@ BM25_VARIANTS: tuple[str, ...] = tuple(VARIANTS)
 
 #: rank-bm25's defaults, so "bm25l" and "bm25plus" with ``delta=None`` reproduce it.
 DEFAULT_DELTAS: dict[str, float] = {"bm25l": 0.5, "bm25plus": 1.0}
+
+
+def average_length(total_length: int, num_passages: int) -> float:
+    """Mean passage length in terms: Python ``int / int`` as rank-bm25 has it (0.0 for none)."""
+    return total_length / num_passages if num_passages else 0.0
+
+
+def normalising_length(average: float) -> float:
+    """The ``avgdl`` saturations divide by: the average length, or 1 where it is 0.
+
+    Where every passage is empty there are no postings to normalise, so any positive value
+    keeps the arithmetic defined.
+    """
+    return average if average > 0 else 1.0
+
+
+def sum_by_passage(
+    passage_ids: np.ndarray,
+    posting_scores: np.ndarray,
+    term_sizes: Sequence[int],
+    counts: Sequence[int],
+    num_passages: int,
+) -> np.ndarray:
+    """Sum the query terms' posting scores per passage: float64 array of ``num_passages``.
+
+    Args:
+        passage_ids: The query terms' postings' passage ids, term after term in query order.
+        posting_scores: Their scores (:meth:`Variant.posting_scores`), aligned; a fresh
+            array, since the scores of a repeated term are scaled in place.
+        term_sizes: How many postings each term has there, in the same order.
+        counts: How often each term occurs in the query (its scores count that often).
+        num_passages: The length of the result; passages without a term get 0.
+
+    ``np.bincount`` adds the weights in array order, so each passage's score is its terms'
+    contributions added one by one in query-term order, starting from 0: the same bits
+    whichever index calls this, as long as it lists the terms in the same order.
+    """
+    if counts and max(counts) > 1:
+        start = 0
+        for size, count in zip(term_sizes, counts, strict=True):
+            if count > 1:
+                posting_scores[start : start + size] *= count
+            start += size
+    return np.bincount(passage_ids, weights=posting_scores, minlength=num_passages)

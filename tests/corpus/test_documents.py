@@ -1,10 +1,23 @@
-"""Tests for hybridsearch.corpus.documents: Document and Passage validation, unique ids."""
+"""Tests for hybridsearch.corpus.documents: Document and Passage validation, typed metadata,
+unique ids."""
 
 from __future__ import annotations
 
+import datetime
+import json
+
+import numpy as np
 import pytest
 
-from hybridsearch.corpus.documents import TITLE_SEPARATOR, Document, Passage, check_unique_ids
+from hybridsearch.corpus.documents import (
+    FIELD_TYPES,
+    TITLE_SEPARATOR,
+    Document,
+    Passage,
+    check_metadata_value,
+    check_unique_ids,
+    metadata_type,
+)
 from hybridsearch.errors import DuplicateDocumentError, InvalidInputError
 
 # --- Document and Passage -------------------------------------------------------------------
@@ -81,3 +94,93 @@ def test_passage_from_span_carries_title_or_not() -> None:
     # No title to carry: the body alone, whatever carry_title says.
     untitled = Document(id="u", text="Body.")
     assert Passage.from_span(untitled, 0, 0, 5, carry_title=True).indexed_text == "Body."
+
+
+# --- typed metadata ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (datetime.date(2024, 1, 2), r"is a date \(datetime.date\(2024, 1, 2\)\)"),
+        ({"a", "b"}, "is a set"),
+        ({"nested": 1}, "is a dict"),
+        (float("nan"), "is nan; expected a finite number"),
+        (np.float32("inf"), "is inf; expected a finite number"),
+        ([1, 2], "is a list whose item 0 is a int"),
+        (["ok", None], "is a list whose item 1 is a NoneType"),
+        (2**53 + 1, "is the integer 9007199254740993, beyond"),
+        (b"bytes", "is a bytes"),
+    ],
+)
+def test_document_refuses_untyped_metadata_naming_id_and_key(value: object, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=r"Document 'doc-1': metadata 'key' " + message):
+        Document(id="doc-1", text="x", metadata={"fine": "yes", "key": value})
+
+
+@pytest.mark.parametrize("key", ["", 3, None])
+def test_document_refuses_metadata_keys_that_are_not_non_empty_str(key: object) -> None:
+    with pytest.raises(InvalidInputError, match=r"Document 'd': metadata key .* non-empty str"):
+        Document(id="d", text="x", metadata={key: "v"})
+
+
+def test_document_metadata_must_be_a_mapping() -> None:
+    with pytest.raises(
+        InvalidInputError, match="Document 'd': metadata must be a mapping, got list"
+    ):
+        Document(id="d", text="x", metadata=[("a", 1)])  # type: ignore[arg-type]
+
+
+def test_document_metadata_typed_values_kept_and_converted() -> None:
+    given = {
+        "lang": "en",
+        "year": 2020,
+        "score": 0.5,
+        "open": True,
+        "tags": ("a", "b"),
+        "doi": None,
+        "count": np.int64(7),
+        "ratio": np.float32(0.25),
+        "flag": np.bool_(False),
+        "name": np.str_("x"),
+        "edge": -(2**53),
+    }
+    metadata = Document(id="d", text="x", metadata=given).metadata
+    assert metadata == {
+        "lang": "en",
+        "year": 2020,
+        "score": 0.5,
+        "open": True,
+        "tags": ["a", "b"],
+        "doi": None,
+        "count": 7,
+        "ratio": 0.25,
+        "flag": False,
+        "name": "x",
+        "edge": -(2**53),
+    }
+    assert [type(metadata[k]) for k in ("count", "ratio", "flag", "name", "tags")] == [
+        int,
+        float,
+        bool,
+        str,
+        list,
+    ]
+    # A checked copy: changing the caller's mapping afterwards cannot smuggle in a bad value.
+    given["lang"] = datetime.date.today()
+    assert metadata["lang"] == "en"
+    assert json.loads(json.dumps(dict(metadata))) == metadata
+
+
+def test_metadata_type_names_each_value() -> None:
+    assert [metadata_type(v) for v in (None, "s", 1, 1.5, True, [])] == [
+        None,
+        "string",
+        "number",
+        "number",
+        "bool",
+        "string_list",
+    ]
+    assert set(FIELD_TYPES) == {"string", "number", "bool", "string_list"}
+    with pytest.raises(InvalidInputError, match="is a complex"):
+        check_metadata_value(1j)

@@ -105,8 +105,8 @@ def test_build_counts_and_chunking_report(index):
     assert report.tokens_over_limit > 0
     assert index.num_passages == report.passages
     assert index.num_passages > 10
-    assert len(index.vector_index) == index.num_passages
-    assert index.bm25_index.num_passages == index.num_passages
+    assert sum(len(segment.vectors) for segment in index.snapshot.segments) == index.num_passages
+    assert index.snapshot.bm25.num_live_passages == index.num_passages
 
 
 @pytest.mark.parametrize(
@@ -144,7 +144,7 @@ def test_hit_breakdown_matches_the_legs(index):
             fused[hit.passage_id] = fused.get(hit.passage_id, 0.0) + 1 / (60 + hit.rank)
     expected_docs, seen = [], set()
     for passage_id in sorted(fused, key=lambda p: -fused[p]):
-        doc_id = index.passages.passage_view(passage_id).doc_id
+        doc_id = index.passage(passage_id).doc_id
         if doc_id not in seen:
             seen.add(doc_id)
             expected_docs.append((doc_id, passage_id))
@@ -287,8 +287,8 @@ def test_bad_corpora(encoder):
 def test_save_load_round_trip(index, saved_index, encoder):
     loaded = HybridIndex.load(saved_index, model=encoder)
     assert loaded.num_documents == index.num_documents
-    assert [loaded.passages.indexed_text(p) for p in range(loaded.num_passages)] == [
-        index.passages.indexed_text(p) for p in range(index.num_passages)
+    assert [loaded.passage(p).indexed_text for p in range(loaded.num_passages)] == [
+        index.passage(p).indexed_text for p in range(index.num_passages)
     ]
     for query in ["green tea", "arctic tern distance", "zxqv", "catch exceptions"]:
         for mode in ("hybrid", "bm25", "dense"):
@@ -298,7 +298,9 @@ def test_save_load_round_trip(index, saved_index, encoder):
                 assert [h.to_dict() for h in again] == [h.to_dict() for h in original]
     manifest = json.loads((saved_index / "manifest.json").read_text())
     assert manifest["model"]["weights_digest"] == encoder.identity.weights_digest
-    assert manifest["counts"] == {"documents": 10, "passages": index.num_passages}
+    (commit_file,) = saved_index.glob("commit_*.json")
+    commit = json.loads(commit_file.read_text())
+    assert sum(entry["live_documents"] for entry in commit["segments"]) == 10
     assert not list(saved_index.rglob("*.pkl"))
 
 
@@ -323,15 +325,15 @@ def _copy(saved_index: Path, tmp_path: Path) -> Path:
 
 def test_truncated_file_is_detected(saved_index, tmp_path, encoder):
     copy = _copy(saved_index, tmp_path)
-    faiss_file = copy / "vectors.faiss"
-    faiss_file.write_bytes(faiss_file.read_bytes()[:-100])
-    with pytest.raises(ChecksumError, match=r"vectors\.faiss"):
+    (vectors_file,) = copy.glob("segments/*/vectors.npy")
+    vectors_file.write_bytes(vectors_file.read_bytes()[:-100])
+    with pytest.raises(ChecksumError, match=r"vectors\.npy"):
         HybridIndex.load(copy, model=encoder)
 
 
 def test_altered_file_is_detected(saved_index, tmp_path, encoder):
     copy = _copy(saved_index, tmp_path)
-    documents_file = copy / "documents.jsonl"
+    (documents_file,) = copy.glob("segments/*/documents.jsonl")
     documents_file.write_text(documents_file.read_text().replace("Green tea", "Black tea"))
     with pytest.raises(ChecksumError, match=r"documents\.jsonl"):
         HybridIndex.load(copy, model=encoder)
@@ -399,7 +401,7 @@ def test_documents_unit_searches_deeper_when_one_document_crowds_the_candidates(
     assert f"searched {hits.depth} passages each" in hits.describe()
     # Passages need no deepening: k passages fit in the candidates.
     passages = index.search("arctic terns migration distance", k=3, depth=3, unit="passages")
-    assert passages.plan.depth == passages.depth == 3 and passages.plan.notes == ()
+    assert passages.plan.depth == passages.depth == 3
 
 
 def test_index_remembers_its_model_folder(tmp_path, model_path):

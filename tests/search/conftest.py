@@ -61,11 +61,17 @@ def _vector(text: str) -> np.ndarray:
 
 
 class PassageList:
-    """A passage store over (document row, text) pairs."""
+    """A search source over (document row, text) pairs: legs, passages, no filters."""
 
-    def __init__(self, document_rows: list[int], texts: list[str]) -> None:
+    def __init__(self, document_rows: list[int], texts: list[str], bm25, vectors) -> None:
         self.rows = np.asarray(document_rows, np.int64)
         self.texts = texts
+        self.bm25 = bm25
+        self.vectors = vectors
+        self.num_passages = len(texts)
+
+    def allowed(self, flt):
+        raise NotImplementedError("no metadata here")
 
     def document_rows_of(self, passage_ids):
         return self.rows[passage_ids]
@@ -77,8 +83,10 @@ class PassageList:
 
 def make_planner(num_documents: int = 60, seed: int = 0, passages_per_document=(1, 4)):
     """A planner over a random corpus whose documents have 1-3 passages of 3-12 words."""
-    from hybridsearch.dense.vectors import VectorIndex
-    from hybridsearch.sparse.bm25 import BM25Index
+    from hybridsearch.dense.segmented import DenseSegment, SegmentedVectors
+    from hybridsearch.sparse.bm25 import BM25Settings
+    from hybridsearch.sparse.postings import Postings
+    from hybridsearch.sparse.segmented import SegmentedBM25, SparseSegment
 
     generator = np.random.default_rng(seed)
     rows, texts = [], []
@@ -88,17 +96,16 @@ def make_planner(num_documents: int = 60, seed: int = 0, passages_per_document=(
             words = generator.choice(WORDS, size=generator.integers(3, 12))
             rows.append(row)
             texts.append(" ".join(words))
-    bm25 = BM25Index.build([text.split() for text in texts])
-    vectors = VectorIndex(DIMENSION)
-    vectors.add(np.stack([_vector(text) for text in texts]), np.arange(len(texts)))
+    live = np.ones(len(texts), dtype=bool)
+    postings = Postings.from_tokens([text.split() for text in texts])
+    bm25 = SegmentedBM25([SparseSegment(postings, live)], BM25Settings())
+    matrix = np.stack([_vector(text) for text in texts]).astype(np.float32)
+    vectors = SegmentedVectors([DenseSegment(matrix, live)])
     return QueryPlanner(
         analyzer=str.split,
-        bm25=bm25,
-        vectors=vectors,
         encoder=HashingEncoder(),
         model_identity=FakeIdentity(),
-        passages=PassageList(rows, texts),
-        num_passages=len(texts),
+        source=PassageList(rows, texts, bm25, vectors),
     )
 
 

@@ -109,7 +109,7 @@ def test_passages_unit_never_deepens(planner):
 def test_k_above_the_window_widens_it():
     planner = make_planner()
     plan = planner.plan("alpha", SearchOptions(k=150, unit="passages"))
-    assert plan.target == 150 and plan.depth == min(150, planner.num_passages)
+    assert plan.target == 150 and plan.depth == min(150, planner.source.num_passages)
 
 
 def test_a_query_bm25_cannot_match_runs_dense_only_and_says_so(planner):

@@ -1,0 +1,119 @@
+"""Opening an index directory: its manifest, its newest commit, and a snapshot of it.
+
+::
+
+    manifest.json                 format, model identity, settings per component (fixed)
+    commit_<generation>.json      the live segments and their deletes (newest one wins)
+    segments/<name>/              immutable segments (see :mod:`hybridsearch.index.segment`)
+    deletes/<segment>_<gen>.npy   deleted-documents bitmaps
+    write.lock                    held by the one writer
+
+A reader retries when a commit appears, or garbage collection removes a file, while it opens
+the previous one: it always ends with every part from one commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hybridsearch.errors import IndexFormatError
+from hybridsearch.index import storage
+from hybridsearch.index.commit import (
+    SEGMENTS_DIR,
+    Commit,
+    latest_generation,
+    read_commit,
+    read_deletes,
+)
+from hybridsearch.index.segment import Segment, open_segment
+from hybridsearch.index.settings import IndexSettings
+from hybridsearch.index.snapshot import Snapshot
+
+__all__ = ["OpenedIndex", "read_index", "read_manifest"]
+
+_RETRIES = 8
+
+
+@dataclass(frozen=True)
+class OpenedIndex:
+    """What :func:`read_index` found."""
+
+    directory: Path
+    settings: IndexSettings
+    model_identity: Any
+    model_source: str | None
+    commit: Commit
+    snapshot: Snapshot
+
+
+def read_manifest(directory: Path) -> tuple[IndexSettings, Any, str | None]:
+    """The manifest's settings, model identity and model source, read strictly."""
+    from hybridsearch.dense.identity import ModelIdentity
+
+    manifest = storage.read_manifest(directory, verify_checksums=False)
+    where = str(directory / storage.MANIFEST_NAME)
+    for key in ("model", "settings"):
+        if key not in manifest:
+            raise IndexFormatError(f"{where}: the manifest has no {key!r}")
+    settings = IndexSettings.from_dict(manifest["settings"], where=f"{where}: settings")
+    identity = ModelIdentity.from_dict(manifest["model"], where=f"{where}: model")
+    return settings, identity, manifest.get("model_source")
+
+
+def read_index(
+    path: str | Path, *, verify_checksums: bool = False, mmap: bool = True
+) -> OpenedIndex:
+    """Open the newest commit of the index at ``path``.
+
+    Raises:
+        IndexFormatError: not an index, no commit, or a part missing or malformed.
+        IndexVersionError: another format version (the message says how to rebuild).
+        ChecksumError: a file's size (or, with ``verify_checksums``, sha256) is wrong.
+    """
+    directory = storage.resolve_index_directory(path)
+    settings, identity, model_source = read_manifest(directory)
+    for attempt in range(_RETRIES):
+        generation = latest_generation(directory)
+        if generation is None:
+            raise IndexFormatError(f"{directory}: the index has no commit (commit_*.json)")
+        try:
+            commit = read_commit(directory, generation)
+            snapshot = _open_snapshot(directory, commit, settings, verify_checksums, mmap)
+        except FileNotFoundError:
+            if attempt == _RETRIES - 1:
+                raise IndexFormatError(
+                    f"{directory}: files of commit {generation} kept disappearing while it was "
+                    "opened (a writer is committing very fast); try again"
+                ) from None
+            continue  # a newer commit replaced this one meanwhile: open that one
+        return OpenedIndex(directory, settings, identity, model_source, commit, snapshot)
+    raise AssertionError("unreachable")
+
+
+def _open_snapshot(
+    directory: Path, commit: Commit, settings: IndexSettings, verify: bool, mmap: bool
+) -> Snapshot:
+    segments: list[Segment] = []
+    dead: list[np.ndarray] = []
+    for entry in commit.segments:
+        folder = directory / SEGMENTS_DIR / entry.name
+        if not folder.is_dir():
+            raise FileNotFoundError(folder)
+        segment = open_segment(folder, verify_checksums=verify, mmap=mmap)
+        deletes = (
+            read_deletes(directory, entry.deletes, segment.num_documents)
+            if entry.deletes
+            else np.zeros(segment.num_documents, dtype=np.bool_)
+        )
+        if int((~deletes).sum()) != entry.live_documents:
+            raise IndexFormatError(
+                f"{directory}: commit {commit.generation} says segment {entry.name} has "
+                f"{entry.live_documents} live documents, its deletes leave {(~deletes).sum()}"
+            )
+        segments.append(segment)
+        dead.append(deletes)
+    return Snapshot(segments, dead, settings.bm25, settings.vectors.ef_search)
