@@ -1,9 +1,10 @@
-"""The ``hybridsearch`` command: build and search indexes, evaluate on BEIR, run the demo.
+"""The ``hybridsearch`` command: build, change and search indexes, evaluate on BEIR, run the
+demo.
 
 Each command is a module of this package with ``add_parser(subparsers)`` and
 ``run(args) -> int``; this one assembles the parser and runs the command chosen.
 
-argparse rather than typer: the standard library is enough for four subcommands, and it
+argparse rather than typer: the standard library is enough for a few subcommands, and it
 keeps ``hybridsearch --help`` fast (nothing heavy is imported until a command runs).
 
 Errors print one line (``error: ...``) and exit with status 1; ``--verbose`` shows the
@@ -17,18 +18,19 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from hybridsearch.cli import build, demo, evaluate, search
+from hybridsearch.cli import add, build, compact, delete, demo, evaluate, search
 from hybridsearch.errors import HybridSearchError
 
 #: The commands, in the order ``--help`` lists them.
-COMMANDS = (build, search, evaluate, demo)
+COMMANDS = (build, add, delete, compact, search, evaluate, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the whole command line; each command's ``run`` is its ``run`` default."""
     parser = argparse.ArgumentParser(
         prog="hybridsearch",
-        description="Hybrid semantic + BM25 search: build an index, search it, evaluate it.",
+        description="Hybrid semantic + BM25 search: build an index, keep it up to date, "
+        "search it, evaluate it.",
     )
     parser.add_argument(
         "--verbose", action="store_true", help="show the full traceback when a command fails"

@@ -26,10 +26,22 @@ from hybridsearch.errors import IndexFormatError, InvalidInputError
 from hybridsearch.settings import Settings
 from hybridsearch.validation import check_choice, positive_int
 
-__all__ = ["INDEX_KINDS", "VectorIndex", "VectorSettings"]
+__all__ = [
+    "AUTO_HNSW_PASSAGES",
+    "INDEX_KINDS",
+    "VECTOR_KINDS",
+    "VectorIndex",
+    "VectorSettings",
+]
 
 #: The kinds of vector index: exact inner product, or an HNSW graph.
 INDEX_KINDS = ("flat", "hnsw")
+#: What VectorSettings.kind accepts: an index kind, or "auto" (exact below
+#: AUTO_HNSW_PASSAGES passages in a segment, an HNSW graph from there on).
+VECTOR_KINDS = ("auto", *INDEX_KINDS)
+#: From this many passages in one segment, "auto" builds an HNSW graph: exact search over
+#: 100k x 384 float32 vectors costs about 10 ms at one thread here, and grows linearly.
+AUTO_HNSW_PASSAGES = 100_000
 
 
 @dataclass(frozen=True)
@@ -37,20 +49,22 @@ class VectorSettings(Settings):
     """How the vector index is built and searched (see :class:`VectorIndex`).
 
     Attributes:
-        kind: ``"flat"`` (exact, default) or ``"hnsw"`` (approximate graph search).
+        kind: ``"auto"`` (default: exact search for segments under
+            :data:`AUTO_HNSW_PASSAGES` passages, an HNSW graph for larger ones), ``"flat"``
+            (always exact) or ``"hnsw"`` (always a graph; approximate).
         hnsw_m: HNSW neighbours per node (more: better recall, more memory).
         ef_construction: HNSW candidate list size while building.
         ef_search: HNSW candidate list size while searching (at least k is used).
     """
 
-    kind: str = "flat"
+    kind: str = "auto"
     hnsw_m: int = 32
     ef_construction: int = 200
     ef_search: int = 128
 
     def validate(self) -> None:
         """Refuse an unknown kind or a parameter that is not a positive integer."""
-        check_choice("kind", self.kind, INDEX_KINDS)
+        check_choice("kind", self.kind, VECTOR_KINDS)
         for name in ("hnsw_m", "ef_construction", "ef_search"):
             positive_int(name, getattr(self, name))
 
@@ -110,6 +124,7 @@ class VectorIndex:
         ef_search: int = 128,
     ) -> None:
         dimension = positive_int("dimension", dimension)
+        check_choice("kind", kind, INDEX_KINDS)
         settings = VectorSettings(  # validates every field
             kind=kind, hnsw_m=hnsw_m, ef_construction=ef_construction, ef_search=ef_search
         )

@@ -136,7 +136,7 @@ def build_segment_content(
     seconds["encode"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    hnsw = _graph(vectors, settings)
+    hnsw = graph_for(vectors, settings.vectors)
     metadata = MetadataColumns.from_documents([document.metadata for document in documents])
     seconds["vectors"] = time.perf_counter() - started
     content = SegmentContent(
@@ -164,13 +164,19 @@ def checked_documents(documents: Iterable[Document]) -> list[Document]:
     return checked
 
 
-def _graph(vectors: np.ndarray, settings: IndexSettings) -> Any:
-    """The HNSW graph over a segment's vectors when the settings ask for one."""
-    if settings.vectors.kind != "hnsw":
+def graph_for(vectors: np.ndarray, settings: Any) -> Any:
+    """The HNSW graph over a segment's vectors when the vector settings call for one.
+
+    ``hnsw`` always builds one, ``auto`` from :data:`AUTO_HNSW_PASSAGES` passages on (exact
+    search below that is fast enough and has perfect recall), ``flat`` never.
+    """
+    from hybridsearch.dense.vectors import AUTO_HNSW_PASSAGES
+
+    if settings.kind == "flat" or (settings.kind == "auto" and len(vectors) < AUTO_HNSW_PASSAGES):
         return None
     from hybridsearch.dense.segmented import build_hnsw
 
-    return build_hnsw(vectors, settings.vectors)
+    return build_hnsw(vectors, settings)
 
 
 def model_source(name: str) -> str:

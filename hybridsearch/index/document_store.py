@@ -80,7 +80,11 @@ class DocumentStore:
             raise IndexFormatError(
                 f"{directory}: the document store's offsets, ids and {_DOCUMENTS} disagree"
             )
-        return cls(directory, offsets, ids, order)
+        store = cls(directory, offsets, ids, order)
+        # Map the texts now, as the arrays are: once newer commits replace this segment,
+        # garbage collection deletes its files, and a reader of this snapshot still reads it.
+        store._bytes()
+        return store
 
     def __len__(self) -> int:
         return len(self.ids)

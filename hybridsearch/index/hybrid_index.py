@@ -18,18 +18,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hybridsearch.corpus.documents import Document, Passage
-from hybridsearch.dense.identity import model_mismatch_message
-from hybridsearch.errors import HybridSearchError, ModelLoadError, ModelMismatchError
-from hybridsearch.index import storage
+from hybridsearch.index import reuse, storage
 from hybridsearch.index.building import (
     BuildInfo,
     build_segment_content,
     checked_documents,
-    corpus_fingerprint,
     corpus_source,
     model_source,
 )
 from hybridsearch.index.commit import Commit, WriteLock, collect_garbage
+from hybridsearch.index.models import check_same_model, encoder_for, make_encoder
 from hybridsearch.index.reader import read_index, read_manifest
 from hybridsearch.index.settings import IndexSettings
 from hybridsearch.index.snapshot import Snapshot
@@ -142,7 +140,7 @@ class HybridIndex(Updates):
         settings = IndexSettings.coerce(
             chunking=chunking, analyzer=analyzer, bm25=bm25, vectors=vectors
         )
-        encoder = _encoder(model, progress, batch_size)
+        encoder = make_encoder(model, progress, batch_size)
         documents = checked_documents(documents)
         content, report, seconds = build_segment_content(
             documents,
@@ -211,11 +209,13 @@ class HybridIndex(Updates):
         *,
         model: str | Path | Encoder | None = None,
         embedding_cache: str | Path | None = None,
+        batch_size: int | None = None,
     ) -> HybridIndex:
         """Open an index for reading and writing; one writer at a time.
 
-        ``embedding_cache`` is the passage-vector cache adds and updates use (see
-        :meth:`build`). Close it (or use it in a ``with`` block) to release the lock.
+        ``embedding_cache`` is the passage-vector cache adds and updates use, and
+        ``batch_size`` the encoder's batch size for them (see :meth:`build`). Close the index
+        (or use it in a ``with`` block) to release the lock.
 
         Raises:
             IndexLockedError: another writer has it open (a crashed one does not count).
@@ -227,6 +227,9 @@ class HybridIndex(Updates):
         lock.acquire()
         try:
             collect_garbage(directory)  # what a crashed writer left uncommitted
+            if batch_size is not None:  # the recorded (or given) model, with this batch size
+                recorded = read_manifest(directory)[2]
+                model = make_encoder(model if model is not None else recorded, False, batch_size)
             index = cls._open(directory, model, True, False, lock=lock, origin="opened")
             index.embedding_cache = embedding_cache
             return index
@@ -239,14 +242,8 @@ class HybridIndex(Updates):
         cls, path: Any, model: Any, mmap: bool, verify: bool, lock: Any, origin: str
     ) -> HybridIndex:
         opened = read_index(path, verify_checksums=verify, mmap=mmap)
-        encoder = _encoder_for(path, model, opened.model_source)
-        if not encoder.identity.same_model_as(opened.model_identity):
-            raise ModelMismatchError(
-                model_mismatch_message(
-                    opened.model_identity, encoder.identity, f"the index at {path}",
-                    "the model given",
-                )
-            )
+        encoder = encoder_for(path, model, opened.model_source)
+        check_same_model(opened.model_identity, encoder, f"the index at {path}")
         return cls(
             opened.snapshot,
             directory=opened.directory,
@@ -288,35 +285,17 @@ class HybridIndex(Updates):
             rebuild: Build even if the index there could be reused.
             **settings: ``chunking``, ``analyzer``, ``bm25``, ``vectors``, as for :meth:`build`.
         """
-        from hybridsearch.corpus.readers import read_corpus
-
-        source_path = Path(corpus) if isinstance(corpus, str | Path) else None
-        documents = list(read_corpus(source_path) if source_path else corpus)
-        wanted = IndexSettings.coerce(**settings)
-        encoder = _encoder(model, progress, batch_size)
-        reason = (
-            "a rebuild was asked for"
-            if rebuild
-            else _reuse_blocker(path, documents, wanted, encoder)
-        )
-        if reason is None:
-            index = cls.load(path, model=encoder)
-            index.origin = f"reused {path}: corpus, settings and model unchanged"
-            return index
-        index = cls.build(
-            documents,
-            model=encoder,
+        return reuse.open_or_build(
+            cls,
+            path,
+            corpus,
+            model=model,
             progress=progress,
             embedding_cache=embedding_cache,
-            source_path=source_path,
-            chunking=wanted.chunking,
-            analyzer=wanted.analyzer,
-            bm25=wanted.bm25,
-            vectors=wanted.vectors,
+            batch_size=batch_size,
+            rebuild=rebuild,
+            settings=settings,
         )
-        index.save(path)
-        index.origin = f"built {path}: {reason}"
-        return index
 
     # -- searching --------------------------------------------------------------------------
 
@@ -436,54 +415,3 @@ class HybridIndex(Updates):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def _encoder(
-    model: str | Path | Encoder | None, progress: bool, batch_size: int | None = None
-) -> Encoder:
-    """An Encoder passed in as it is (it keeps its own settings), else one made."""
-    from hybridsearch.dense.encoder import Encoder
-
-    if isinstance(model, Encoder):
-        return model
-    if batch_size is None:
-        return Encoder(model, progress=progress)
-    return Encoder(model, progress=progress, batch_size=batch_size)
-
-
-def _encoder_for(path: Any, model: Any, recorded: str | None) -> Encoder:
-    """The encoder to query a loaded index with: the one given, else the recorded model."""
-    if model is not None:
-        return _encoder(model, progress=False)
-    try:
-        return _encoder(recorded, progress=False)
-    except ModelLoadError as error:
-        raise ModelLoadError(
-            f"the index at {path} was built with the model {recorded!r}, which cannot be "
-            f"loaded here ({error}); pass the model folder (model=..., or --model on the "
-            "command line)"
-        ) from error
-
-
-def _reuse_blocker(
-    path: str | Path, documents: list[Document], wanted: IndexSettings, encoder: Encoder
-) -> str | None:
-    """Why the index at ``path`` cannot serve this corpus and settings, or None if it can."""
-    from hybridsearch.index.commit import latest_generation, read_commit
-
-    try:
-        directory = Path(path)
-        settings, identity, _ = read_manifest(directory)
-        generation = latest_generation(directory)
-        if generation is None:
-            return "no usable index there (no commit)"
-        info = read_commit(directory, generation).info
-    except (HybridSearchError, OSError) as error:
-        return f"no usable index there ({error})"
-    if (info.get("source") or {}).get("fingerprint") != corpus_fingerprint(documents):
-        return "the corpus changed"
-    if settings != wanted:
-        return "settings changed (" + "; ".join(wanted.differences(settings)) + ")"
-    if not encoder.identity.same_model_as(identity):
-        return f"the model changed ({identity.describe()} -> {encoder.identity.describe()})"
-    return None

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from hybridsearch.corpus.metadata import MetadataColumns
+from hybridsearch.index.building import graph_for
 from hybridsearch.index.segment import Segment, SegmentContent
 from hybridsearch.sparse.merging import merge_postings
 
@@ -40,14 +42,14 @@ def runs_to_merge(
 
 
 def merge_content(
-    segments: Sequence[Segment], dead_documents: Sequence[np.ndarray], hnsw_settings: object = None
+    segments: Sequence[Segment], dead_documents: Sequence[np.ndarray], vector_settings: Any
 ) -> SegmentContent:
     """The content of one segment holding the live documents of ``segments``, in order.
 
     Args:
         segments: Adjacent segments, in index order.
         dead_documents: Each segment's deleted-documents bitmap.
-        hnsw_settings: VectorSettings when the merged segment needs an HNSW graph, else None.
+        vector_settings: The index's VectorSettings (whether the merged segment gets a graph).
     """
     documents, columns, vectors, metadata_parts, postings_parts = [], [], [], [], []
     document_offset = 0
@@ -64,11 +66,7 @@ def merge_content(
         postings_parts.append((segment.postings, live))
         document_offset += int(live_documents.sum())
     merged_vectors = np.ascontiguousarray(np.concatenate(vectors), dtype=np.float32)
-    hnsw = None
-    if hnsw_settings is not None:
-        from hybridsearch.dense.segmented import build_hnsw
-
-        hnsw = build_hnsw(merged_vectors, hnsw_settings)
+    hnsw = graph_for(merged_vectors, vector_settings)
     return SegmentContent(
         documents=documents,
         passage_columns={

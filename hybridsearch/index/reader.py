@@ -80,18 +80,39 @@ def read_index(
         generation = latest_generation(directory)
         if generation is None:
             raise IndexFormatError(f"{directory}: the index has no commit (commit_*.json)")
+        commit = None
         try:
             commit = read_commit(directory, generation)
             snapshot = _open_snapshot(directory, commit, settings, verify_checksums, mmap)
-        except FileNotFoundError:
+        except (FileNotFoundError, IndexFormatError) as error:
+            # Once newer commits exist, garbage collection deletes this commit's files, and a
+            # part vanishing mid-open reads as missing or malformed: open the newest commit.
+            # A failing commit that is still the newest is damaged: say what is wrong.
+            if _still_newest(directory, generation, commit):
+                if isinstance(error, FileNotFoundError):
+                    raise IndexFormatError(
+                        f"{directory}: commit {generation} names {error.filename or error}, "
+                        "which is missing; restore or rebuild the index"
+                    ) from error
+                raise
             if attempt == _RETRIES - 1:
                 raise IndexFormatError(
                     f"{directory}: files of commit {generation} kept disappearing while it was "
                     "opened (a writer is committing very fast); try again"
                 ) from None
-            continue  # a newer commit replaced this one meanwhile: open that one
+            continue
         return OpenedIndex(directory, settings, identity, model_source, commit, snapshot)
     raise AssertionError("unreachable")
+
+
+def _still_newest(directory: Path, generation: int, commit: Commit | None) -> bool:
+    """Whether the commit being opened is still the newest one, unchanged."""
+    try:
+        if latest_generation(directory) != generation:
+            return False
+        return commit is None or read_commit(directory, generation) == commit
+    except (FileNotFoundError, IndexFormatError):
+        return False
 
 
 def _open_snapshot(

@@ -170,9 +170,9 @@ class Updates:
 
     def _merged(self: HybridIndex, snapshot: Snapshot, start: int, stop: int) -> Snapshot:
         """The snapshot with segments ``start:stop`` merged into one (live documents only)."""
-        hnsw = self.settings.vectors if self.settings.vectors.kind == "hnsw" else None
         content = merge_content(
-            snapshot.segments[start:stop], snapshot.dead_documents[start:stop], hnsw
+            snapshot.segments[start:stop], snapshot.dead_documents[start:stop],
+            self.settings.vectors,
         )
         merged = new_segment(self.directory, content)
         segments = [*snapshot.segments[:start], merged, *snapshot.segments[stop:]]

@@ -116,7 +116,10 @@ class QueryPlanner:
         if options.filter is not None:
             allowed, searchable = self.source.allowed(options.filter)
         if "dense" in legs:
-            notes = (*notes, f"dense leg: {self.source.vectors.method(searchable)}")
+            method = self.source.vectors.method(allowed=allowed) if allowed else (
+                self.source.vectors.method()
+            )
+            notes = (*notes, f"dense leg: {method}")
         fusion = options.fusion if len(legs) > 1 else None
         window = max(options.k, options.depth)
         return Plan(

@@ -1,12 +1,16 @@
-"""What the CLI tests share: a tiny corpus, running the command, and the one-line error check."""
+"""What the CLI tests share: tiny corpora, running the command (in a fresh process, or in this
+one), and the one-line error check."""
 
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +22,19 @@ ANIMALS = {
     "bee": "Bees are flying insects that collect nectar and pollen and make honey in hives.",
     "frog": "Frogs are amphibians that lay eggs in ponds; tadpoles grow legs and lose tails.",
 }
+#: Documents with metadata of every type (number, string, bool, list of strings), for filters.
+TAGGED = [
+    ("heron", "Herons are wading birds that stand still in shallow water and spear fish.",
+     {"year": 2018, "lang": "en", "reviewed": True, "tags": ["birds", "water"]}),
+    ("trout", "Trout are freshwater fish that hunt insects in cold streams and rivers.",
+     {"year": 2020, "lang": "en", "reviewed": False, "tags": ["fish", "water"]}),
+    ("eagle", "Eagles are birds of prey that hunt fish and rabbits from great heights.",
+     {"year": 2021, "lang": "de", "reviewed": True, "tags": ["birds"]}),
+    ("otter", "Otters are playful mammals that hunt fish in rivers and hold hands asleep.",
+     {"year": 2023, "lang": "en", "reviewed": True}),
+    ("mole", "Moles are small mammals that dig tunnels and eat earthworms underground.",
+     {"lang": "fr", "reviewed": False, "tags": ["mammals"]}),
+]  # fmt: skip
 QUERIES = {
     "q1": ("which animal makes honey", "bee"),
     "q2": ("birds that hunt at night", "owl"),
@@ -39,12 +56,41 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
     """Exit status 1 and a last stderr line ``error: ...`` holding each fragment, no traceback."""
-    assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert_failed(result.returncode, result.stderr, *fragments)
+
+
+def assert_failed(status: int, stderr: str, *fragments: str) -> None:
+    """As :func:`assert_one_line_error`, for ``main([...])`` run in this process."""
+    assert status == 1, stderr
+    assert "Traceback" not in stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
     assert lines[-1].startswith("error: ")
     for fragment in fragments:
-        assert fragment in lines[-1]
+        assert fragment in lines[-1], lines[-1]
+
+
+def write_jsonl(path: Path, records: Iterable[tuple[str, str, Mapping[str, Any]]]) -> Path:
+    """A JSONL corpus of ``(id, text, metadata)`` records at ``path``."""
+    with open(path, "w", encoding="utf-8") as corpus:
+        for doc_id, text, metadata in records:
+            corpus.write(json.dumps({"id": doc_id, "text": text, "metadata": metadata}) + "\n")
+    return path
+
+
+def search_json(capsys: Any, index: Path, query: str, *options: str) -> dict[str, Any]:
+    """``hybridsearch search --json`` run in this process: the parsed payload."""
+    from hybridsearch.cli.main import main
+
+    capsys.readouterr()
+    status = main(["search", "--index", str(index), query, "--json", *options])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    return json.loads(captured.out)
+
+
+def hit_ids(payload: Mapping[str, Any]) -> list[str]:
+    """The document ids of a ``search --json`` payload, best first."""
+    return [hit["doc_id"] for hit in payload["hits"]]
 
 
 def needs_open_or_build_option(name: str) -> pytest.MarkDecorator:
@@ -58,4 +104,14 @@ def needs_open_or_build_option(name: str) -> pytest.MarkDecorator:
     parameters = inspect.signature(HybridIndex.open_or_build).parameters
     return pytest.mark.skipif(
         name not in parameters, reason=f"HybridIndex.open_or_build has no {name!r} keyword yet"
+    )
+
+
+def needs_open_option(name: str) -> pytest.MarkDecorator:
+    """Skip until :meth:`HybridIndex.open` takes the keyword ``name`` (``add --batch-size``)."""
+    from hybridsearch import HybridIndex
+
+    parameters = inspect.signature(HybridIndex.open).parameters
+    return pytest.mark.skipif(
+        name not in parameters, reason=f"HybridIndex.open has no {name!r} keyword yet"
     )

@@ -28,7 +28,7 @@ def test_entry_point_is_main():
 def test_help_lists_commands(tmp_path):
     result = run_cli("--help", cwd=tmp_path)
     assert result.returncode == 0
-    for command in ("build", "search", "evaluate", "demo"):
+    for command in ("build", "add", "delete", "compact", "search", "evaluate", "demo"):
         assert command in result.stdout
 
 
@@ -38,8 +38,9 @@ def test_help_imports_nothing_heavy(tmp_path):
     code = (
         "import contextlib, io, json, sys\n"
         "from hybridsearch.cli.main import main\n"
-        "for argv in (['--help'], ['build', '--help'], ['search', '--help'],\n"
-        "             ['evaluate', '--help'], ['demo', '--help']):\n"
+        "for argv in (['--help'], ['build', '--help'], ['add', '--help'], ['delete', '--help'],\n"
+        "             ['compact', '--help'], ['search', '--help'], ['evaluate', '--help'],\n"
+        "             ['demo', '--help']):\n"
         "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
         "        main(argv)\n"
         "print(json.dumps(sorted(sys.modules)))\n"
@@ -54,6 +55,9 @@ def test_help_imports_nothing_heavy(tmp_path):
 def test_every_command_is_a_module_with_add_parser_and_run():
     assert [command.__name__.rsplit(".", 1)[1] for command in COMMANDS] == [
         "build",
+        "add",
+        "delete",
+        "compact",
         "search",
         "evaluate",
         "demo",
@@ -62,7 +66,7 @@ def test_every_command_is_a_module_with_add_parser_and_run():
     for command in COMMANDS:
         assert callable(command.add_parser) and callable(command.run)
     args = parser.parse_args(["search", "q", "--index", "i"])
-    assert args.run is COMMANDS[1].run
+    assert args.run is search_command.run
     assert (args.k, args.mode, args.unit, args.fusion, args.model) == (
         10,
         "hybrid",
@@ -88,6 +92,60 @@ def test_verbose_shows_the_traceback(tmp_path):
     result = run_cli("--verbose", "search", "--index", str(tmp_path), "anything", cwd=tmp_path)
     assert result.returncode == 1
     assert "Traceback" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command", [["add", "corpus.jsonl"], ["delete", "cat"], ["compact"]], ids=lambda c: c[0]
+)
+def test_writing_to_a_locked_index_is_one_line(command, animals_copy, capsys):
+    from hybridsearch import HybridIndex
+    from hybridsearch.index.commit import WriteLock
+
+    (animals_copy.parent / "corpus.jsonl").write_text('{"id": "whale", "text": "Whales sing."}\n')
+    lock = WriteLock(animals_copy)  # another writer, as a second process would hold it
+    lock.acquire()
+    try:
+        argv = [command[0], "--index", str(animals_copy), *command[1:]]
+        if command[0] == "add":
+            argv[-1] = str(animals_copy.parent / "corpus.jsonl")
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("error: ")
+        assert f"{animals_copy} is open for writing by process" in err
+        assert "one writer at a time" in err
+        assert main(["--verbose", *argv]) == 1
+        assert "Traceback" in capsys.readouterr().err
+    finally:
+        lock.release()
+    # Nothing changed, and the lock is free again once its holder lets go.
+    loaded = HybridIndex.load(animals_copy)
+    assert (loaded.num_documents, loaded.num_segments) == (6, 1)
+    with HybridIndex.open(animals_copy):
+        pass
+
+
+def test_a_killed_writer_does_not_leave_the_index_locked(animals_copy, capsys):
+    code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from hybridsearch.index.commit import WriteLock\n"
+        "lock = WriteLock(Path(sys.argv[1]))\n"
+        "lock.acquire()\n"
+        "print('locked', flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    writer = subprocess.Popen(
+        [sys.executable, "-c", code, str(animals_copy)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline() == "locked\n"
+        assert main(["delete", "--index", str(animals_copy), "cat"]) == 1
+        assert f"open for writing by process {writer.pid}" in capsys.readouterr().err
+    finally:
+        writer.kill()  # SIGKILL: no chance to clean up
+        writer.wait(timeout=30)
+    assert main(["delete", "--index", str(animals_copy), "cat"]) == 0
+    assert "deleted 1 document: 5 documents" in capsys.readouterr().err
 
 
 def test_interrupt_exits_130(monkeypatch, capsys):

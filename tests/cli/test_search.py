@@ -1,10 +1,19 @@
-"""``hybridsearch search``: the ranked list, JSON with the plan, and bad option values."""
+"""``hybridsearch search``: the ranked list, JSON with the plan, bad option values, and
+``--filter`` (hits, the plan's filter line, and one-line errors)."""
 
 from __future__ import annotations
 
 import json
 
-from tests.cli.support import assert_one_line_error, run_cli
+from hybridsearch.cli.main import main
+from tests.cli.support import (
+    TAGGED,
+    assert_failed,
+    assert_one_line_error,
+    hit_ids,
+    run_cli,
+    search_json,
+)
 
 
 def test_search_text_output(built_index, tmp_path):
@@ -80,3 +89,69 @@ def test_model_moved_or_wrong(built_index, tmp_path):
         "search", "--index", str(index), "cats", "--model", str(tmp_path / "nope"), cwd=tmp_path
     )
     assert_one_line_error(result)
+
+
+# -- --filter ------------------------------------------------------------------------------
+
+
+def _search(capsys, index, *arguments: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    status = main(["search", "--index", str(index), *arguments])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_filter_keeps_the_unfiltered_order_of_the_passing_documents(tagged_index, capsys):
+    metadata = {doc_id: fields for doc_id, _, fields in TAGGED}
+    cases = {
+        '{"year": {"gte": 2020}}': lambda m: m.get("year", 0) >= 2020,
+        '{"lang": "en", "reviewed": true}': lambda m: m["lang"] == "en" and m["reviewed"],
+        '{"tags": "birds"}': lambda m: "birds" in m.get("tags", []),
+        '{"or": [{"lang": {"in": ["de", "fr"]}}, {"not": {"year": {"exists": true}}}]}': (
+            lambda m: m["lang"] in ("de", "fr") or "year" not in m
+        ),
+    }
+    for mode in ("bm25", "dense", "hybrid"):
+        unfiltered = search_json(capsys, tagged_index, "hunt fish", "--mode", mode)["hits"]
+        for spec, passes in cases.items():
+            payload = search_json(
+                capsys, tagged_index, "hunt fish", "--mode", mode, "--filter", spec
+            )
+            expected = [hit for hit in unfiltered if passes(metadata[hit["doc_id"]])]
+            assert expected, spec
+            # Scores are not changed by a filter (BM25 keeps the whole corpus's statistics).
+            if mode != "hybrid":  # fused scores depend on the ranks, which a filter moves up
+                assert [(h["doc_id"], h["score"]) for h in payload["hits"]] == [
+                    (h["doc_id"], h["score"]) for h in expected
+                ], (mode, spec)
+            assert hit_ids(payload) == [hit["doc_id"] for hit in expected], (mode, spec)
+
+
+def test_explain_shows_the_filter_and_how_many_passages_pass(tagged_index, capsys):
+    spec = '{"year": {"gte": 2020}, "lang": "en"}'
+    status, out, err = _search(capsys, tagged_index, "fish", "--filter", spec, "--explain")
+    assert status == 0, err
+    assert 'filter: year >= 2020 AND lang = "en" (2 passages pass)' in out.splitlines()
+    payload = search_json(capsys, tagged_index, "fish", "--filter", spec, "--explain")
+    assert payload["plan"]["filter_passages"] == 2
+    assert sorted(hit_ids(payload)) == ["otter", "trout"]
+
+
+def test_filter_nothing_passes(tagged_index, capsys):
+    status, out, err = _search(capsys, tagged_index, "fish", "--filter", '{"lang": "es"}')
+    assert status == 0, err
+    assert out.startswith("no results")
+
+
+def test_bad_filters_are_one_line(tagged_index, capsys):
+    for spec, fragments in {
+        '{"year": {"gte": 2020}': ("--filter is not valid JSON", "character 23"),
+        "year >= 2020": ("--filter is not valid JSON",),
+        '["year"]': ("filter: expected an object",),
+        '{"year": {"after": 2020}}': ("filter.year", "unknown operator 'after'"),
+        '{"year": {"gte": "2020"}}': ("filter.year.gte", "expected a number"),
+        '{"lang": {"gte": 3}}': ("'lang' is a string field",),
+        '{"reviewed": "yes"}': ("'reviewed' is a bool field",),
+    }.items():
+        status, _, err = _search(capsys, tagged_index, "fish", "--filter", spec)
+        assert_failed(status, err, *fragments)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from hybridsearch.dense import exact
+from hybridsearch.dense.hnsw import effective_ef_search
 from hybridsearch.dense.segmented import (
     DenseSegment,
     SegmentedVectors,
@@ -146,6 +147,29 @@ def test_ties_across_the_k_boundary_keep_the_lowest_rows(dimension, monkeypatch)
             assert len(set(scores.tolist())) == 1
 
 
+def test_near_ties_below_float32_resolution_rank_as_float64_does(monkeypatch):
+    # Rows a few ulps apart: their float32 scores tie or invert against the float64 ones, so
+    # the float32 scan must keep every row within its rounding bound of the k-th.
+    monkeypatch.setattr(exact, "DIRECT_ROWS", 1)
+    rng = np.random.default_rng(8)
+    for dimension in (64, 384):
+        base = unit_vectors(1, dimension, rng)[0]
+        vectors = np.tile(base, (300, 1))
+        for row in range(300):
+            columns = rng.integers(0, dimension, size=8)
+            vectors[row, columns] = np.nextafter(
+                vectors[row, columns], rng.choice([-1.0, 1.0], size=8).astype(np.float32)
+            )
+        live = np.ones(300, bool)
+        index = SegmentedVectors([DenseSegment(vectors, live)])
+        for query in unit_vectors(20, dimension, rng):
+            for k in (1, 7, 50):
+                found = index.search(query, k)
+                expected = brute_force(vectors, live, live, query, k)
+                np.testing.assert_array_equal(found[0], expected[0])
+                np.testing.assert_array_equal(found[1], expected[1])
+
+
 def test_fewer_results_when_few_pass_and_none_when_nothing_does():
     rng = np.random.default_rng(4)
     vectors = unit_vectors(50, 8, rng)
@@ -234,6 +258,13 @@ def graph_corpus():
     return vectors, live, graph, queries
 
 
+def graph_method(passing: int) -> str:
+    """What method() says of the one graph segment when ``passing`` rows pass."""
+    raised = effective_ef_search(128, passing, HNSW_ROWS, 1)
+    share = passing / HNSW_ROWS
+    return f"hnsw (ef_search 128, raised to {raised} as {share:.0%} of rows pass) with ID selector"
+
+
 def recall_and_purity(approximate, exact_index, queries, allowed, passing):
     """Mean recall@10 of ``approximate`` against ``exact_index``; checks every row passes."""
     recalls = []
@@ -249,15 +280,11 @@ def test_hnsw_recall_and_never_a_dead_or_filtered_row(graph_corpus):
     vectors, live, graph, queries = graph_corpus
     approximate = SegmentedVectors([DenseSegment(vectors, live, graph)], exact_below=1_000)
     exact_index = SegmentedVectors([DenseSegment(vectors, live)])
-    assert approximate.method() == (
-        "hnsw (ef_search 128, raised to 135 as 90% of rows pass) with ID selector"
-    )
+    assert approximate.method() == graph_method(int(live.sum()))
     assert recall_and_purity(approximate, exact_index, queries, None, live) >= 0.95
     # A 10%-selective filter: 2,700 passing rows, still through the graph at exact_below 1000.
     allowed = np.random.default_rng(7).random(HNSW_ROWS) < 0.1
-    assert approximate.method(allowed=[allowed]) == (
-        "hnsw (ef_search 128, raised to 427 as 9% of rows pass) with ID selector"
-    )
+    assert approximate.method(allowed=[allowed]) == graph_method(int((live & allowed).sum()))
     assert recall_and_purity(approximate, exact_index, queries, [allowed], live & allowed) >= 0.95
     # Querying with a dead row's own vector never returns it.
     dead_rows = np.flatnonzero(~live)[:20]
@@ -292,9 +319,7 @@ def test_few_passing_rows_fall_back_to_exact_and_the_plan_says_so(graph_corpus):
         np.testing.assert_array_equal(found[0], expected[0])
         np.testing.assert_array_equal(found[1], expected[1])
     # Unfiltered, 27k live rows >= 20k: the graph, with a selector for the dead rows.
-    assert index.method() == (
-        "hnsw (ef_search 128, raised to 135 as 90% of rows pass) with ID selector"
-    )
+    assert index.method() == graph_method(int(live.sum()))
 
 
 def test_method_names_the_mixed_and_flat_cases(graph_corpus):
@@ -343,3 +368,22 @@ def test_graphs_of_another_kind_or_size_are_refused(graph_corpus, tmp_path):
         build_hnsw(vectors, {"hnsw_m": 8})
     with pytest.raises(InvalidInputError, match="float32"):
         build_hnsw(vectors.astype(np.float64), VectorSettings())
+
+
+def test_effective_ef_search_grows_as_fewer_rows_pass():
+    assert effective_ef_search(128, 1000, 1000, 10) == 128
+    assert effective_ef_search(128, 250, 1000, 10) == 256  # 128 / sqrt(0.25)
+    assert effective_ef_search(128, 10, 1000, 10) == 1280
+    assert effective_ef_search(16, 1000, 1000, 50) == 50  # never below k
+
+
+def test_max_vector_norm_bounds_the_norms_and_is_cached_per_array():
+    vectors = unit_vectors(500, 24, np.random.default_rng(9)) * 3.0
+    true_max = float(np.linalg.norm(vectors.astype(np.float64), axis=1).max())
+    bound = exact.max_vector_norm(vectors)
+    assert true_max <= bound <= true_max * (1 + 1e-4)
+    key = id(vectors)
+    assert exact._MAX_NORMS[key][1] == bound
+    assert exact.max_vector_norm(vectors) == bound
+    del vectors
+    assert key not in exact._MAX_NORMS  # the entry goes with the array

@@ -197,7 +197,7 @@ def test_remove_from_flat(corpus):
 def test_vector_settings_defaults_and_round_trip():
     settings = VectorSettings()
     assert settings.to_dict() == {
-        "kind": "flat",
+        "kind": "auto",
         "hnsw_m": 32,
         "ef_construction": 200,
         "ef_search": 128,
@@ -211,7 +211,7 @@ def test_vector_settings_defaults_and_round_trip():
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"kind": "ivf"}, "unknown kind 'ivf'; expected one of: flat, hnsw"),
+        ({"kind": "ivf"}, "unknown kind 'ivf'; expected one of: auto, flat, hnsw"),
         ({"kind": None}, "kind"),
         ({"hnsw_m": 0}, "hnsw_m must be a positive integer"),
         ({"ef_construction": -5}, "ef_construction"),

@@ -22,7 +22,11 @@ from hybridsearch.errors import (
 )
 from hybridsearch.index.hybrid_index import HybridIndex
 
-WORDS = ["tea", "coffee", "water", "leaves", "brew", "steep", "grind", "beans", "roast", "milk", "sugar", "cup", "pot", "kettle", "hot", "cold", "green", "black", "herbal", "flavour", "bitter", "sweet", "morning", "evening"]
+WORDS = [
+    "tea", "coffee", "water", "leaves", "brew", "steep", "grind", "beans", "roast", "milk",
+    "sugar", "cup", "pot", "kettle", "hot", "cold", "green", "black", "herbal", "flavour",
+    "bitter", "sweet", "morning", "evening",
+]
 QUERIES = ["green tea leaves", "grind coffee beans", "hot water kettle", "bitter flavour"]
 COMBINATIONS = [
     {"mode": mode, "fusion": fusion, "unit": unit}

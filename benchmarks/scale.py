@@ -1,0 +1,572 @@
+"""Scale benchmark: the living index at 100k and 1M passages, and the frozen index beside it.
+
+Corpus: scifact's documents (title + text) repeated with new ids (``<id>-r<n>``) until the
+chunker's passages reach the size asked for; each document gets ``{"bucket": n % 10}`` so the
+filter ``{"bucket": 3}`` selects 10% of the documents. Queries: the first 200 scifact test
+queries, encoded by the real query encoder at search time (their encoding is in the timings).
+
+**Passage vectors are not encoded.** Each distinct scifact passage is encoded once (read from
+``benchmarks/cache`` when there) and every repeat gets that vector plus Gaussian noise
+(``--noise``, relative norm), renormalised: stored real vectors, so the dense leg ranks real
+neighbours, but copies of one passage are near-duplicates. The benchmark swaps the package's
+``encode_passages_cached`` for that lookup, so the build's ``encode`` stage is a lookup, not a
+model run. Chunking is real at the sizes below ``--memo-chunking-above``; above it a repeated
+document reuses the spans the real chunker gave its first copy (the output is identical), and
+the result records the per-document chunking rate so the full cost can be extrapolated.
+
+Usage::
+
+    python benchmarks/scale.py --sizes 100000 1000000 --frozen-sizes 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # last: PYTHONPATH picks the package
+from benchmarks._common import (
+    RESULTS_DIR,
+    default_data_path,
+    single_thread_environment,
+    write_results,
+)
+
+FILTER = {"bucket": 3}
+MODES = ("bm25", "dense", "hybrid")
+MODEL = None  # the package default (all-MiniLM-L6-v2), as benchmarks/cache holds
+
+
+# -- corpus ---------------------------------------------------------------------------------
+
+
+def read_scifact(data: Path, queries: int) -> tuple[list[dict], list[str]]:
+    """scifact's documents as dicts and the first ``queries`` test queries (sorted ids)."""
+    with open(data / "corpus.jsonl", encoding="utf-8") as handle:
+        documents = [json.loads(line) for line in handle if line.strip()]
+    texts = {}
+    with open(data / "queries.jsonl", encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                record = json.loads(line)
+                texts[str(record["_id"])] = record["text"]
+    with open(data / "qrels" / "test.tsv", encoding="utf-8") as handle:
+        ids = sorted({line.split("\t")[0] for line in handle if line[:1].isdigit()}, key=int)
+    return documents, [texts[query_id] for query_id in ids[:queries]]
+
+
+def repeated(base: list[dict], counts: list[int], passages: int, extra: float) -> tuple:
+    """Documents repeated with new ids until ``passages``; then ``extra`` of that for add()."""
+    main, more, total, number = [], [], 0, 0
+    while total < passages * (1 + extra):
+        record = base[number % len(base)]
+        document = {
+            "id": f"{record['_id']}-r{number // len(base)}",
+            "title": record.get("title") or "",
+            "text": record["text"],
+            "metadata": {"bucket": number % 10},
+        }
+        (main if total < passages else more).append(document)
+        total += counts[number % len(base)]
+        number += 1
+    return main, more
+
+
+def frozen_layout() -> bool:
+    """Whether the hybridsearch imported is the frozen one (run with PYTHONPATH=/tmp/baseline).
+
+    Asked of the file layout, not by a failed import: the editable install of the living
+    package would answer ``hybridsearch.corpus`` even beside the frozen package.
+    """
+    import hybridsearch
+
+    return not (Path(hybridsearch.__file__).parent / "corpus").is_dir()
+
+
+# -- the living index -----------------------------------------------------------------------
+
+
+class StoredVectors:
+    """Passage texts -> the stored vector of that text plus noise (replaces encoding)."""
+
+    def __init__(self, texts: list[str], vectors: np.ndarray, noise: float, seed: int) -> None:
+        self.row_of = {text: row for row, text in enumerate(texts)}
+        self.base = vectors.astype(np.float32)
+        self.noise = noise
+        self.rng = np.random.default_rng(seed)
+        self.made: list[np.ndarray] = []  # every matrix handed out, in order (for recall)
+
+    def __call__(self, encoder: Any, texts: list[str], cache: Any = None) -> np.ndarray:
+        rows = np.fromiter((self.row_of[text] for text in texts), np.int64, len(texts))
+        out = self.base[rows]
+        for start in range(0, len(out), 100_000):  # in blocks: bounded temporary memory
+            block = out[start : start + 100_000]
+            noise = self.rng.standard_normal(block.shape, dtype=np.float32)
+            noise *= self.noise / np.sqrt(block.shape[1])
+            block += noise
+            block /= np.linalg.norm(block, axis=1, keepdims=True)
+        self.made.append(out)
+        return out
+
+
+def chunk_memo(chunker_class: Any) -> None:
+    """Make repeated documents reuse the first copy's spans (identical output, no tokenizer)."""
+    if frozen_layout():
+        from hybridsearch.documents import Passage
+    else:
+        from hybridsearch.corpus.documents import Passage
+
+    if getattr(chunker_class, "memoised", False):
+        return
+    chunker_class.memoised = True
+    original = chunker_class.chunk_document
+    memo: dict[tuple[str, str], tuple] = {}
+
+    def chunk_document(self: Any, document: Any, *, first_passage_id: int = 0) -> tuple:
+        key = (document.title, document.text)
+        if key not in memo:
+            memo[key] = original(self, document, first_passage_id=0)
+        passages, report = memo[key]
+        return [
+            Passage(first_passage_id + n, document.id, p.indexed_text, p.start, p.end, p.title)
+            for n, p in enumerate(passages)
+        ], report
+
+    def frozen_chunk_document(self: Any, document: Any, *, first_passage_id: int = 0,
+                              report: Any = None) -> list:
+        # The frozen chunker returns passages and counts into ``report`` (first copy only).
+        key = (document.title, document.text)
+        if key not in memo:
+            memo[key] = (original(self, document, first_passage_id=0, report=report), None)
+        return [
+            Passage(first_passage_id + n, document.id, p.text, p.start, p.end, p.title)
+            for n, p in enumerate(memo[key][0])
+        ]
+
+    chunker_class.chunk_document = frozen_chunk_document if frozen_layout() else chunk_document
+
+
+def timed_queries(index: Any, queries: list[str], **options: Any) -> dict[str, Any]:
+    """p50/p95 ms of one search per query (after 5 warm-up searches); hits kept."""
+    for query in queries[:5]:
+        index.search(query, k=10, **options)
+    times, encode, hits = [], [], []
+    for query in queries:
+        started = time.perf_counter()
+        result = index.search(query, k=10, **options)
+        times.append((time.perf_counter() - started) * 1000)
+        encode.append(result.timings.get("encode", 0.0))
+        hits.append([hit.passage_id for hit in result])
+    row = {
+        "p50_ms": round(float(np.percentile(times, 50)), 2),
+        "p95_ms": round(float(np.percentile(times, 95)), 2),
+        "query_encode_p50_ms": round(float(np.percentile(encode, 50)), 2),
+    }
+    plan = getattr(result, "plan", None)
+    if plan is not None and hasattr(plan, "describe"):
+        row["plan"] = plan.describe()
+    return row | {"_hits": hits}
+
+
+def passage_hits(index: Any, queries: list[str], **options: Any) -> list[list[int]]:
+    """The dense leg's top-10 passages per query (unit passages), for recall."""
+    return [[hit.passage_id for hit in index.search(query, k=10, mode="dense", unit="passages",
+                                                    **options)] for query in queries]
+
+
+def dense_recall(hits: list[list[int]], vectors: np.ndarray, queries: np.ndarray,
+                 allowed: np.ndarray | None) -> float:
+    """Mean recall@10 of the engine's dense hits against exact brute force (numpy)."""
+    found = 0
+    for start in range(0, len(queries), 50):
+        scores = queries[start : start + 50] @ vectors.T
+        if allowed is not None:
+            scores[:, ~allowed] = -np.inf
+        top = np.argpartition(-scores, 10, axis=1)[:, :10]
+        for n, exact in enumerate(top):
+            found += len(set(exact.tolist()) & set(hits[start + n]))
+    return round(found / (10 * len(queries)), 4)
+
+
+def disk_bytes(path: Path) -> int:
+    """Bytes of every file under ``path``."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def load_probe(path: Path, verify: bool, frozen: bool, data: Path) -> dict[str, Any]:
+    """Load time and RSS growth over a loaded encoder, measured in a fresh process."""
+    env = dict(os.environ)
+    if frozen:
+        env["PYTHONPATH"] = "/tmp/baseline"
+    command = [sys.executable, __file__, "--probe", str(path), "--verify", str(int(verify)),
+               "--data", str(data)]
+    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def _probe(path: str, verify: bool, queries: list[str]) -> None:
+    import psutil
+
+    if frozen_layout():
+        from hybridsearch.encoder import Encoder
+    else:
+        from hybridsearch.dense.encoder import Encoder
+    from hybridsearch import HybridIndex
+
+    process = psutil.Process()
+    encoder = Encoder(MODEL)
+    encoder.encode_queries(["warm up"])
+    before = process.memory_info().rss
+    started = time.perf_counter()
+    index = HybridIndex.load(path, model=encoder, verify_checksums=verify)
+    seconds = time.perf_counter() - started
+    after = process.memory_info().rss
+    for query in queries[:20]:
+        index.search(query, k=10)
+    searched = process.memory_info().rss
+    print(json.dumps({
+        "load_s": round(seconds, 3),
+        "rss_after_load_mb": round((after - before) / 2**20, 1),
+        "rss_after_20_hybrid_queries_mb": round((searched - before) / 2**20, 1),
+        "rss_encoder_only_mb": round(before / 2**20, 1),
+    }))
+
+
+def run_size(args: argparse.Namespace, base: list[dict], queries: list[str], passages: int,
+             unique: tuple, encoder: Any) -> dict[str, Any]:
+    """Build, save, load, query, add and delete at one size; the figures."""
+    import hybridsearch.dense.embedding_cache as embedding_cache
+    from hybridsearch import HybridIndex
+    from hybridsearch.corpus.documents import Document
+
+    counts, texts, vectors, chunk_rate = unique
+    main, more = repeated(base, counts, passages, 0.01)
+    as_documents = [Document(d["id"], d["text"], d["title"], d["metadata"]) for d in main]
+    stored = StoredVectors(texts, vectors, args.noise, seed=passages)
+    embedding_cache.encode_passages_cached = stored
+    kind = "hnsw" if passages in args.hnsw_sizes else "flat"
+    memo = passages > args.memo_chunking_above
+    if memo:
+        from hybridsearch.corpus.chunking import Chunker
+
+        chunk_memo(Chunker)
+    result: dict[str, Any] = {
+        "passages": passages, "documents": len(main), "vector_kind": kind,
+        "chunking": "memoised (repeats reuse the first copy's spans)" if memo else "real",
+    }
+    print(f"== {passages} passages, {len(main)} documents, {kind}", flush=True)
+    started = time.perf_counter()
+    index = HybridIndex.build(
+        as_documents, model=encoder, vectors={"kind": kind, "ef_construction": args.ef_construction}
+    )
+    result["build_s"] = round(time.perf_counter() - started, 2)
+    result["build_stages_s"] = {k: round(v, 2) for k, v in index.build_info.seconds.items()}
+    result["build_stages_note"] = (
+        "encode = stored-vector lookup + noise (no model run); vectors = metadata columns"
+        + (" + HNSW graph" if kind == "hnsw" else "")
+    )
+    if memo:
+        result["chunk_s_extrapolated_real"] = round(chunk_rate * len(main), 1)
+    folder = Path(args.work) / f"living_{passages}"
+    shutil.rmtree(folder, ignore_errors=True)
+    started = time.perf_counter()
+    index.save(folder)
+    result["save_s"] = round(time.perf_counter() - started, 2)
+    all_vectors = stored.made[0]
+    del index, as_documents
+    gc.collect()
+    result["disk_mb"] = round(disk_bytes(folder) / 2**20, 1)
+    result["vectors_mb"] = round(all_vectors.nbytes / 2**20, 1)
+    print(json.dumps(result), flush=True)
+    for verify in (False, True):
+        result[f"load_verify_{verify}"] = load_probe(folder, verify, frozen=False, data=args.data)
+    print(json.dumps(result), flush=True)
+    if passages >= 500_000:
+        queries = queries[: args.queries_large]
+    result["queries_run"] = len(queries)
+    result["queries"] = query_figures(folder, queries, encoder, all_vectors, main, True)
+    print(json.dumps(result), flush=True)
+    result["updates"] = update_figures(folder, more, main, encoder)
+    del all_vectors, stored
+    gc.collect()
+    return result
+
+
+def query_figures(folder: Path, queries: list[str], encoder: Any, vectors: np.ndarray,
+                  documents: list[dict], living: bool) -> dict[str, Any]:
+    """p50/p95 per mode, unfiltered and filtered (living index), and dense recall@10."""
+    from hybridsearch import HybridIndex
+
+    index = HybridIndex.load(folder, model=encoder, verify_checksums=False)
+    query_vectors = np.asarray(encoder.encode_queries(queries), dtype=np.float32)
+    figures: dict[str, Any] = {}
+    filters = [None, FILTER] if living else [None]
+    if living:
+        bucket = np.fromiter((d["metadata"]["bucket"] for d in documents), np.int64)
+        rows = index.snapshot.segments[0].passage_document_rows  # one segment after a build
+        passage_bucket = bucket[np.asarray(rows)]
+    for filter_spec in filters:
+        for mode in MODES:
+            options = {"mode": mode} | ({"filter": filter_spec} if filter_spec else {})
+            row = timed_queries(index, queries, **options)
+            row.pop("_hits")
+            if mode == "dense":
+                allowed = None if filter_spec is None else passage_bucket == 3
+                extra = {"filter": filter_spec} if filter_spec else {}
+                hits = passage_hits(index, queries, **extra)
+                row["recall_at_10_vs_exact"] = dense_recall(hits, vectors, query_vectors, allowed)
+            name = f"{mode}{'_filtered' if filter_spec else ''}"
+            figures[name] = row
+            print(name, row, flush=True)
+    return figures
+
+
+def update_figures(folder: Path, more: list[dict], main: list[dict], encoder: Any) -> dict:
+    """Add 1% more documents + commit, then delete 1% + commit (stored vectors again)."""
+    from hybridsearch import HybridIndex
+    from hybridsearch.corpus.documents import Document
+
+    figures: dict[str, Any] = {}
+    started = time.perf_counter()
+    index = HybridIndex.open(folder, model=encoder)
+    figures["open_for_writing_s"] = round(time.perf_counter() - started, 3)
+    new = [Document(d["id"], d["text"], d["title"], d["metadata"]) for d in more]
+    started = time.perf_counter()
+    index.add(new)
+    figures["add_s"] = round(time.perf_counter() - started, 2)
+    started = time.perf_counter()
+    index.commit()
+    figures["add_commit_s"] = round(time.perf_counter() - started, 2)
+    figures["added_documents"] = len(new)
+    rng = np.random.default_rng(0)
+    doomed = [main[n]["id"] for n in rng.choice(len(main), len(main) // 100, replace=False)]
+    started = time.perf_counter()
+    index.delete(doomed)
+    figures["delete_s"] = round(time.perf_counter() - started, 2)
+    started = time.perf_counter()
+    index.commit()
+    figures["delete_commit_s"] = round(time.perf_counter() - started, 2)
+    figures["deleted_documents"] = len(doomed)
+    figures["segments_after"] = index.num_segments
+    index.close()
+    return figures
+
+
+# -- the frozen index -----------------------------------------------------------------------
+
+
+def run_frozen(args: argparse.Namespace, base: list[dict], queries: list[str], passages: int,
+               unique: tuple) -> dict[str, Any]:
+    """(Run under PYTHONPATH=/tmp/baseline) the same corpus through today's frozen index."""
+    from hybridsearch.chunking import Chunker
+    from hybridsearch.documents import Document
+    from hybridsearch.encoder import Encoder
+
+    import hybridsearch.index as frozen_index
+    from hybridsearch import HybridIndex
+
+    counts, texts, vectors, rate = unique
+    main, _ = repeated(base, counts, passages, 0.01)
+    memo = passages > args.memo_chunking_above
+    if memo:
+        chunk_memo(Chunker)
+    stored = StoredVectors(texts, vectors, args.noise, seed=passages)
+    frozen_index._encode_passages = stored
+    encoder = Encoder(MODEL)
+    documents = [Document(d["id"], d["text"], d["title"], d["metadata"]) for d in main]
+    started = time.perf_counter()
+    index = HybridIndex.build(documents, model=encoder)
+    result = {"passages": passages, "documents": len(main),
+              "build_s": round(time.perf_counter() - started, 2),
+              "build_stages_s": {k: round(v, 2) for k, v in index.build_seconds.items()},
+              "chunking": "memoised (repeats reuse the first copy's spans)" if memo else "real"}
+    if memo:
+        result["chunk_s_extrapolated_real"] = round(rate * len(main), 1)
+    folder = Path(args.work) / f"frozen_{passages}"
+    shutil.rmtree(folder, ignore_errors=True)
+    started = time.perf_counter()
+    index.save(folder)
+    result["save_s"] = round(time.perf_counter() - started, 2)
+    del index
+    gc.collect()
+    result["disk_mb"] = round(disk_bytes(folder) / 2**20, 1)
+    for verify in (False, True):
+        result[f"load_verify_{verify}"] = load_probe(folder, verify, frozen=True, data=args.data)
+    index = HybridIndex.load(folder, model=encoder, verify_checksums=False)
+    query_vectors = np.asarray(encoder.encode_queries(queries), dtype=np.float32)
+    result["queries"] = {}
+    for mode in MODES:
+        row = timed_queries(index, queries, mode=mode)
+        row.pop("_hits")
+        if mode == "dense":
+            hits = passage_hits(index, queries)
+            row["recall_at_10_vs_exact"] = dense_recall(hits, stored.made[0], query_vectors, None)
+        result["queries"][mode] = row
+    result["cannot"] = "filter, add, delete (the frozen index has neither)"
+    return result
+
+
+# -- driver ---------------------------------------------------------------------------------
+
+
+def unique_passages(base: list[dict], cache: Path) -> tuple:
+    """Chunk each distinct document once (timed); its passages' stored vectors."""
+    if frozen_layout():  # read what the living run stored
+        data = np.load(Path(cache) / "scale_unique.npz", allow_pickle=False)
+        return (data["counts"].tolist(), data["texts"].tolist(), data["vectors"],
+                float(data["rate"]))
+    from hybridsearch.corpus.chunking import Chunker, ChunkingSettings
+    from hybridsearch.corpus.documents import Document
+    from hybridsearch.dense.embedding_cache import encode_passages_cached
+    from hybridsearch.dense.encoder import Encoder
+
+    encoder = Encoder(MODEL)
+    chunker = Chunker.for_encoder(encoder, ChunkingSettings())
+    documents = [Document(d["_id"], d["text"], d.get("title") or "") for d in base]
+    started = time.perf_counter()
+    passages, _ = chunker.chunk(documents)
+    rate = (time.perf_counter() - started) / len(documents)
+    counts_of: dict[str, int] = {}
+    for passage in passages:
+        counts_of[passage.doc_id] = counts_of.get(passage.doc_id, 0) + 1
+    texts = list(dict.fromkeys(p.indexed_text for p in passages))
+    vectors = encode_passages_cached(encoder, texts, cache)
+    counts = [counts_of[d["_id"]] for d in base]
+    np.savez(Path(cache) / "scale_unique.npz", counts=np.array(counts), texts=np.array(texts),
+             vectors=vectors, rate=rate)
+    return counts, texts, vectors, rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=default_data_path("scifact"))
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
+    parser.add_argument("--frozen-sizes", type=int, nargs="*", default=[100_000])
+    parser.add_argument("--hnsw-sizes", type=int, nargs="*", default=[])
+    parser.add_argument("--ef-construction", type=int, default=200)
+    parser.add_argument("--memo-chunking-above", type=int, default=0)
+    parser.add_argument("--noise", type=float, default=0.3)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--queries-large", type=int, default=50, help="queries at >= 500k")
+    parser.add_argument("--work", default="/tmp/scale_bench")
+    parser.add_argument("--cache", default=str(Path(__file__).parent / "cache"))
+    parser.add_argument("--name", default="scale")
+    parser.add_argument("--frozen-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--probe", help=argparse.SUPPRESS)
+    parser.add_argument("--verify", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    single_thread_environment()  # before torch and faiss load: no pools fighting 2 cores
+    base, queries = read_scifact(args.data, args.queries)
+    if args.probe:
+        _probe(args.probe, bool(args.verify), queries)
+        return
+    Path(args.work).mkdir(parents=True, exist_ok=True)
+    unique = unique_passages(base, Path(args.cache))
+    if args.frozen_only:
+        for size in args.frozen_sizes:
+            print(json.dumps(run_frozen(args, base, queries, size, unique)), flush=True)
+        return
+    results_path = Path(args.work) / f"{args.name}_partial.json"
+    payload: dict[str, Any] = {"setup": setup_note(args, unique), "living": [], "frozen": []}
+    from hybridsearch.dense.encoder import Encoder
+
+    encoder = Encoder(MODEL)
+    for size in args.sizes:
+        payload["living"].append(run_size(args, base, queries, size, unique, encoder))
+        results_path.write_text(json.dumps(payload, indent=1))
+        write_results(args.name, payload)
+    for size in args.frozen_sizes:
+        env = dict(os.environ, PYTHONPATH="/tmp/baseline")
+        command = [sys.executable, __file__, "--frozen-only", "--frozen-sizes", str(size),
+                   "--memo-chunking-above", str(args.memo_chunking_above),
+                   "--noise", str(args.noise), "--work", args.work, "--cache", args.cache,
+                   "--data", str(args.data)]
+        output = subprocess.run(command, env=env, capture_output=True, text=True)
+        if output.returncode:
+            payload["frozen"].append({"passages": size, "error": output.stderr[-2000:]})
+        else:
+            payload["frozen"].append(json.loads(output.stdout.strip().splitlines()[-1]))
+        write_results(args.name, payload)
+    write_markdown(payload, RESULTS_DIR / f"{args.name}.md")
+    print(json.dumps(payload, indent=1))
+
+
+def write_markdown(payload: dict[str, Any], path: Path) -> None:
+    """A short table of the figures (benchmarks/results/scale.md)."""
+    lines = [
+        "# Scale benchmark (benchmarks/scale.py)", "",
+        "Passage vectors NOT encoded (stored scifact vectors + noise); queries encoded by the "
+        "real model; chunking memoised for repeated texts (real rate extrapolated). "
+        "2 shared cores, other jobs running: timings are noisy. Details in scale.json.", "",
+        "| index | passages | build s (chunk / bm25 / encode-lookup / vectors) | chunk s if real "
+        "| add 1% + commit s | delete 1% + commit s | load s (no verify / verify) "
+        "| RSS after load MB | disk MB | p50/p95 ms bm25 | dense | hybrid "
+        "| filtered bm25 | dense | hybrid | dense recall@10 (filtered) |",
+        "|" + "---|" * 16,
+    ]
+    for name, rows in (("living", payload["living"]), ("frozen", payload["frozen"])):
+        for row in rows:
+            if "error" in row:
+                continue
+            stages = row["build_stages_s"]
+            queries = row["queries"]
+            updates = row.get("updates", {})
+
+            def cell(key: str, queries: dict = queries) -> str:
+                if key not in queries:
+                    return "n/a"
+                return f"{queries[key]['p50_ms']:.0f}/{queries[key]['p95_ms']:.0f}"
+
+            recall = queries.get("dense", {}).get("recall_at_10_vs_exact", "n/a")
+            recall_f = queries.get("dense_filtered", {}).get("recall_at_10_vs_exact", "n/a")
+            add = (f"{updates['add_s'] + updates['add_commit_s']:.1f}" if updates else "n/a")
+            delete = (f"{updates['delete_s'] + updates['delete_commit_s']:.2f}"
+                      if updates else "n/a")
+            lines.append(
+                f"| {name} | {row['passages']} | {row['build_s']:.0f} ("
+                + " / ".join(f"{stages.get(k, 0):.1f}" for k in ("chunk", "bm25", "encode"))
+                + f" / {stages.get('vectors', stages.get('faiss', 0)):.1f}) "
+                f"| {row.get('chunk_s_extrapolated_real', 'n/a')} | {add} | {delete} "
+                f"| {row['load_verify_False']['load_s']:.2f} / "
+                f"{row['load_verify_True']['load_s']:.2f} "
+                f"| {row['load_verify_False']['rss_after_load_mb']:.0f} | {row['disk_mb']:.0f} "
+                f"| {cell('bm25')} | {cell('dense')} | {cell('hybrid')} | {cell('bm25_filtered')} "
+                f"| {cell('dense_filtered')} | {cell('hybrid_filtered')} | {recall} ({recall_f}) |"
+            )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def setup_note(args: argparse.Namespace, unique: tuple) -> dict[str, Any]:
+    """How the corpus, vectors and timings were made (recorded with the figures)."""
+    return {
+        "corpus": "scifact documents (title + text) repeated with new ids; real chunking of "
+                  "each distinct text (a document may be several passages)",
+        "distinct_passages": len(unique[1]),
+        "chunk_ms_per_document_real": round(unique[3] * 1000, 3),
+        "vectors": f"NOT encoded: stored all-MiniLM-L6-v2 vectors of the {len(unique[1])} "
+                   f"distinct scifact passages, each repeat plus Gaussian noise of relative "
+                   f"norm {args.noise}, renormalised; queries encoded by the real model",
+        "filter": f"{FILTER} (10% of the documents)",
+        "queries": f"first {args.queries} scifact test queries, k=10, one search at a time",
+        "latency": "end to end per search, query encoding included (query_encode_p50_ms)",
+        "recall": "dense recall@10 of the engine's dense leg against numpy brute force over "
+                  "the same vectors (with the filter: over the passing passages)",
+        "rss": "fresh process: RSS after HybridIndex.load minus RSS with the encoder loaded",
+        "memo_chunking_above": args.memo_chunking_above,
+        "hnsw_sizes": args.hnsw_sizes, "ef_construction": args.ef_construction,
+        "machine_load": "2 shared cores; other jobs ran beside this one",
+    }
+
+
+if __name__ == "__main__":
+    main()
