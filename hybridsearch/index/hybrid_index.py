@@ -363,6 +363,17 @@ class HybridIndex(Updates):
         return self.snapshot.num_passages
 
     @property
+    def commit_point(self) -> Commit | None:
+        """The commit this index was opened at or last made: its segments and their live
+        counts (None for an index built in memory and never committed)."""
+        return self._commit
+
+    @property
+    def generation(self) -> int | None:
+        """The generation of :attr:`commit_point` (None if there is none)."""
+        return self._commit.generation if self._commit is not None else None
+
+    @property
     def num_segments(self) -> int:
         """Segments in the current snapshot."""
         return len(self.snapshot.segments)

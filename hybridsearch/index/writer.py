@@ -24,6 +24,7 @@ from hybridsearch.index.commit import (
     SEGMENTS_DIR,
     Commit,
     SegmentEntry,
+    WriteLock,
     collect_garbage,
     read_deletes,
     write_commit,
@@ -110,6 +111,10 @@ def write_new_index(
 
     An existing index at ``path`` is replaced only when the new one is complete; any other
     non-empty directory is refused (see :func:`hybridsearch.index.storage.write_index_directory`).
+
+    Raises:
+        IndexLockedError: the index at ``path`` is open for writing (or being saved over) by
+            another writer, whose next commit would name segments this save removed.
     """
 
     def write_files(staging: Path) -> None:
@@ -119,4 +124,13 @@ def write_new_index(
         (staging / DELETES_DIR).mkdir()
         publish(staging, snapshot, None, info)
 
-    storage.write_index_directory(path, write_files, manifest, list_files=False)
+    # Replacing an index is a write to it: hold its writer lock until the swap is done.
+    target = storage.resolve_index_directory(path)
+    lock = WriteLock(target) if (target / storage.MANIFEST_NAME).is_file() else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        storage.write_index_directory(path, write_files, manifest, list_files=False)
+    finally:
+        if lock is not None:
+            lock.release()
