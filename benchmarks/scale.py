@@ -83,7 +83,7 @@ def repeated(base: list[dict], counts: list[int], passages: int, extra: float) -
 
 
 def frozen_layout() -> bool:
-    """Whether the hybridsearch imported is the frozen one (run with PYTHONPATH=/tmp/baseline).
+    """Whether the hybridsearch imported is the frozen one (PYTHONPATH=<--frozen-checkout>).
 
     Asked of the file layout, not by a failed import: the editable install of the living
     package would answer ``hybridsearch.corpus`` even beside the frozen package.
@@ -203,11 +203,15 @@ def disk_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+#: A checkout of the first release (8d443fc), for the frozen-index rows: set by --frozen-checkout.
+FROZEN_CHECKOUT = {"path": ""}
+
+
 def load_probe(path: Path, verify: bool, frozen: bool, data: Path) -> dict[str, Any]:
     """Load time and RSS growth over a loaded encoder, measured in a fresh process."""
     env = dict(os.environ)
     if frozen:
-        env["PYTHONPATH"] = "/tmp/baseline"
+        env["PYTHONPATH"] = FROZEN_CHECKOUT["path"]
     command = [sys.executable, __file__, "--probe", str(path), "--verify", str(int(verify)),
                "--data", str(data)]
     output = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
@@ -367,7 +371,7 @@ def update_figures(folder: Path, more: list[dict], main: list[dict], encoder: An
 
 def run_frozen(args: argparse.Namespace, base: list[dict], queries: list[str], passages: int,
                unique: tuple) -> dict[str, Any]:
-    """(Run under PYTHONPATH=/tmp/baseline) the same corpus through today's frozen index."""
+    """(Run under PYTHONPATH=<--frozen-checkout>) the same corpus through today's frozen index."""
     from hybridsearch.chunking import Chunker
     from hybridsearch.documents import Document
     from hybridsearch.encoder import Encoder
@@ -452,6 +456,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=default_data_path("scifact"))
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--frozen-sizes", type=int, nargs="*", default=[100_000])
+    parser.add_argument(
+        "--frozen-checkout",
+        default="",
+        help="a checkout of the first release for the frozen rows "
+        "(git worktree add DIR 8d443fc); without it --frozen-sizes is skipped",
+    )
     parser.add_argument("--hnsw-sizes", type=int, nargs="*", default=[])
     parser.add_argument("--ef-construction", type=int, default=200)
     parser.add_argument("--memo-chunking-above", type=int, default=0)
@@ -465,6 +475,9 @@ def main() -> None:
     parser.add_argument("--probe", help=argparse.SUPPRESS)
     parser.add_argument("--verify", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    FROZEN_CHECKOUT["path"] = args.frozen_checkout
+    if not args.frozen_checkout and not args.frozen_only:
+        args.frozen_sizes = []  # no checkout of the first release to run the frozen rows with
     single_thread_environment()  # before torch and faiss load: no pools fighting 2 cores
     base, queries = read_scifact(args.data, args.queries)
     if args.probe:
@@ -486,8 +499,9 @@ def main() -> None:
         results_path.write_text(json.dumps(payload, indent=1))
         write_results(args.name, payload)
     for size in args.frozen_sizes:
-        env = dict(os.environ, PYTHONPATH="/tmp/baseline")
+        env = dict(os.environ, PYTHONPATH=FROZEN_CHECKOUT["path"])
         command = [sys.executable, __file__, "--frozen-only", "--frozen-sizes", str(size),
+                   "--frozen-checkout", args.frozen_checkout,
                    "--memo-chunking-above", str(args.memo_chunking_above),
                    "--noise", str(args.noise), "--work", args.work, "--cache", args.cache,
                    "--data", str(args.data)]
