@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from hybridsearch.dense.vectors import VectorSettings
+from hybridsearch.dense.vectors import VectorSettings, read_faiss_file
 from hybridsearch.errors import IndexFormatError, InvalidInputError
 
 __all__ = ["build_hnsw", "effective_ef_search", "load_hnsw", "save_hnsw", "search_hnsw"]
@@ -109,16 +109,8 @@ def load_hnsw(
     import faiss
 
     file_path = Path(path)
-    if not file_path.is_file():
-        raise IndexFormatError(f"HNSW graph file {file_path} does not exist")
     flags = faiss.IO_FLAG_MMAP_IFC if mmap else 0
-    try:
-        index = faiss.read_index(os.fspath(file_path), flags)
-    except RuntimeError as error:
-        raise IndexFormatError(
-            f"HNSW graph file {file_path} is not a readable FAISS index: "
-            f"{str(error).strip().splitlines()[-1]}"
-        ) from error
+    index = read_faiss_file(file_path, "HNSW graph file", flags)
     if not isinstance(index, faiss.IndexHNSWFlat):
         raise IndexFormatError(
             f"HNSW graph file {file_path} holds a {type(index).__name__}; expected IndexHNSWFlat"

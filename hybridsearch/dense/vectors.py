@@ -364,15 +364,7 @@ class VectorIndex:
         import faiss
 
         file_path = Path(path)
-        if not file_path.is_file():
-            raise IndexFormatError(f"vector index file {file_path} does not exist")
-        try:
-            loaded = faiss.read_index(os.fspath(file_path))
-        except RuntimeError as error:
-            raise IndexFormatError(
-                f"vector index file {file_path} is not a readable FAISS index: "
-                f"{str(error).splitlines()[-1]}"
-            ) from error
+        loaded = read_faiss_file(file_path, "vector index file")
         if not isinstance(loaded, faiss.IndexIDMap2):
             raise IndexFormatError(
                 f"vector index file {file_path} holds a {type(loaded).__name__}; expected an "
@@ -401,3 +393,24 @@ class VectorIndex:
         index = cls.__new__(cls)
         index._init_from_faiss(loaded, inner, kind)
         return index
+
+
+def read_faiss_file(path: Path, what: str, flags: int = 0) -> Any:
+    """A FAISS index read from ``path``; IndexFormatError naming ``what`` and the file.
+
+    Args:
+        path: The file.
+        what: What the file is, for messages (``"vector index file"``, ``"HNSW graph file"``).
+        flags: FAISS I/O flags (e.g. ``faiss.IO_FLAG_MMAP_IFC`` to memory-map it).
+    """
+    import faiss
+
+    if not path.is_file():
+        raise IndexFormatError(f"{what} {path} does not exist")
+    try:
+        return faiss.read_index(os.fspath(path), flags)
+    except RuntimeError as error:
+        raise IndexFormatError(
+            f"{what} {path} is not a readable FAISS index: "
+            f"{str(error).strip().splitlines()[-1]}"
+        ) from error

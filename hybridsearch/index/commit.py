@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from hybridsearch.errors import IndexFormatError, IndexLockedError
+from hybridsearch.index.storage import fsync_directory
 
 __all__ = [
     "Commit",
@@ -184,16 +185,6 @@ def collect_garbage(directory: Path, keep_commits: int = 2) -> None:
                     shutil.rmtree(path, ignore_errors=True)
                 else:
                     path.unlink(missing_ok=True)
-
-
-def fsync_directory(directory: Path) -> None:
-    """Make renames in ``directory`` durable (ignored where the filesystem refuses)."""
-    with contextlib.suppress(OSError):
-        descriptor = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
 
 
 class WriteLock:

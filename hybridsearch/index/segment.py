@@ -18,7 +18,6 @@ new segments. Passage texts are not stored; a passage is its document's text ove
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from hybridsearch.corpus.documents import Document, Passage
 from hybridsearch.corpus.metadata import MetadataColumns
 from hybridsearch.errors import ChecksumError, IndexFormatError
 from hybridsearch.index.document_store import DocumentStore
+from hybridsearch.index.storage import fsync_directory, fsync_file
 from hybridsearch.sparse.bm25_files import read_postings, write_postings
 from hybridsearch.sparse.postings import Postings
 from hybridsearch.validation import sha256_file
@@ -113,7 +113,7 @@ def write_segment(directory: Path, content: SegmentContent) -> None:
     content.metadata.save(directory / "metadata")
     files = {}
     for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        _fsync(path)
+        fsync_file(path)
         files[path.relative_to(directory).as_posix()] = {
             "sha256": sha256_file(path),
             "bytes": path.stat().st_size,
@@ -126,8 +126,8 @@ def write_segment(directory: Path, content: SegmentContent) -> None:
     }
     segment_file = directory / SEGMENT_FILE
     segment_file.write_text(json.dumps(description, indent=1) + "\n")
-    _fsync(segment_file)
-    _fsync(directory)
+    fsync_file(segment_file)
+    fsync_directory(directory)
 
 
 def open_segment(directory: Path, *, verify_checksums: bool = False, mmap: bool = True) -> Segment:
@@ -199,17 +199,3 @@ def _check_files(directory: Path, files: dict[str, Any], verify_checksums: bool)
             raise ChecksumError(
                 f"{path}: sha256 differs from {SEGMENT_FILE} (altered); restore or rebuild"
             )
-
-
-def _fsync(path: Path) -> None:
-    flags = os.O_RDONLY
-    try:
-        descriptor = os.open(path, flags)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass  # some filesystems refuse fsync on directories; the data files were synced
-    finally:
-        os.close(descriptor)

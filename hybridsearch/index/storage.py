@@ -42,8 +42,8 @@ def resolve_index_directory(path: str | Path) -> Path:
     return target
 
 
-def _fsync_directory(directory: Path) -> None:
-    # Directory fsync makes the renames durable; some filesystems refuse it, which is harmless.
+def fsync_directory(directory: Path) -> None:
+    """Make renames in ``directory`` durable (ignored where the filesystem refuses)."""
     with contextlib.suppress(OSError):
         descriptor = os.open(directory, os.O_RDONLY)
         try:
@@ -52,7 +52,8 @@ def _fsync_directory(directory: Path) -> None:
             os.close(descriptor)
 
 
-def _fsync_file(path: Path) -> None:
+def fsync_file(path: Path) -> None:
+    """Flush a written file's data to disk (an error, a full disk say, is raised)."""
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
 
@@ -119,7 +120,7 @@ def write_index_directory(
         files = {}
         written = sorted(p for p in staging.rglob("*") if p.is_file()) if list_files else []
         for file_path in written:
-            _fsync_file(file_path)
+            fsync_file(file_path)
             relative = file_path.relative_to(staging).as_posix()
             files[relative] = {"sha256": sha256_file(file_path), "bytes": file_path.stat().st_size}
         full_manifest = {
@@ -130,8 +131,8 @@ def write_index_directory(
         }
         manifest_path = staging / MANIFEST_NAME
         manifest_path.write_text(json.dumps(full_manifest, indent=2, sort_keys=False) + "\n")
-        _fsync_file(manifest_path)
-        _fsync_directory(staging)
+        fsync_file(manifest_path)
+        fsync_directory(staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -142,7 +143,7 @@ def write_index_directory(
     if target.exists():
         target.rename(previous)
     staging.rename(target)
-    _fsync_directory(target.parent)
+    fsync_directory(target.parent)
     shutil.rmtree(previous, ignore_errors=True)
     return full_manifest
 

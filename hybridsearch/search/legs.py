@@ -1,9 +1,8 @@
 """The two legs of a search, each a small function: BM25 over the postings, FAISS over vectors.
 
 A leg returns a :class:`LegRanking`: passage ids best first with their raw scores. Within a
-leg, equal scores are ordered by passage id (BM25 does so itself; the dense leg's block is
-re-sorted here, since FAISS leaves ties in heap order), so a leg's list is a pure function of
-the query and the depth.
+leg, equal scores are ordered by passage id (both searchers do so themselves), so a leg's list
+is a pure function of the query and the depth.
 """
 
 from __future__ import annotations
@@ -91,9 +90,4 @@ def run_dense(
 ) -> LegRanking:
     """The dense leg: the ``depth`` passages (within ``allowed``) most like the query vector."""
     passage_ids, scores = vectors.search(query_vector, depth, allowed)
-    passage_ids = np.asarray(passage_ids, np.int64).ravel()
-    scores = np.asarray(scores).ravel()
-    found = passage_ids >= 0  # FAISS pads with -1 when it has fewer than depth vectors
-    passage_ids, scores = passage_ids[found], scores[found]
-    order = np.lexsort((passage_ids, -scores))  # score descending, then passage id
-    return LegRanking(passage_ids[order], scores[order], depth)
+    return LegRanking(np.asarray(passage_ids, np.int64), np.asarray(scores), depth)

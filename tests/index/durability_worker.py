@@ -165,7 +165,7 @@ def _arm(killpoint: str, nth: int) -> None:
     if killpoint == "segment-half-written":
         # The nth segment written dies after a few of its files (before segment.json).
         def arm_fsync() -> None:
-            _after_calls(segment, "_fsync", 5, before=True)
+            _after_calls(segment, "fsync_file", 5, before=True)
 
         _after_calls(writer, "write_segment", nth, before=True, hook=arm_fsync)
     elif killpoint == "deletes-written":
