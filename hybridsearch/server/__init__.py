@@ -1,0 +1,1 @@
+"""The HTTP service (FastAPI), an optional extra: ``pip install 'hybridsearch[server]'``."""

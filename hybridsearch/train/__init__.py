@@ -1,0 +1,1 @@
+"""Adapting the encoder to a corpus: pair mining, hard negatives, contrastive training."""
