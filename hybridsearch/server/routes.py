@@ -1,0 +1,234 @@
+"""The endpoints of :func:`hybridsearch.server.app.create_app` (documented there).
+
+Endpoints are plain ``def`` functions: FastAPI runs them in its thread pool, so searches run
+side by side (the query encodes meet in the batching encoder), and a write blocks only its
+own thread while it holds the writer lock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hybridsearch.index import serving
+from hybridsearch.server.models import (
+    BatchSearchRequest,
+    BatchSearchResponse,
+    DeleteRequest,
+    DocumentModel,
+    ErrorResponse,
+    HealthResponse,
+    SearchOptionsModel,
+    SearchRequest,
+    SearchResponse,
+    StatsResponse,
+    WriteRequest,
+    WriteResponse,
+)
+from hybridsearch.server.security import key_matches
+
+__all__ = ["add_routes"]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (401, 422, 503)
+}
+_OPTION_FIELDS = ("mode", "fusion", "unit", "filter", "weights", "rrf_k", "normalization")
+
+
+def add_routes(app: Any, state: Any, key_header: str) -> None:
+    """Add every endpoint to ``app``, reading and writing ``state``."""
+    from fastapi import Depends, HTTPException, Security
+    from fastapi.responses import JSONResponse
+    from fastapi.security import APIKeyHeader
+
+    header = APIKeyHeader(name=key_header, auto_error=False, description="the server's API key")
+
+    def check_key(given: str | None, protects: str) -> None:
+        if state.api_key is not None and not key_matches(state.api_key, given):
+            raise HTTPException(
+                401, f"{protects} need the API key in the {key_header} header (missing or wrong)"
+            )
+
+    def reader(given: str | None = Security(header)) -> None:
+        if not state.open_reads:
+            check_key(given, "the read endpoints")
+
+    def writer(given: str | None = Security(header)) -> None:
+        check_key(given, "the write endpoints")
+
+    def ready_index() -> Any:
+        return _ready_index(state, HTTPException)
+
+    reads, writes = [Depends(reader)], [Depends(writer)]
+
+    @app.get("/health/live", response_model=HealthResponse, tags=["health"])
+    def live() -> HealthResponse:
+        """Liveness: the process answers (whether or not the index is loaded yet)."""
+        return HealthResponse(status=state.status, ready=state.index is not None)
+
+    @app.get(
+        "/health/ready",
+        response_model=HealthResponse,
+        tags=["health"],
+        responses={503: {"model": HealthResponse}},
+    )
+    def ready() -> Any:
+        """Readiness: 200 once the index and its model are loaded, 503 before (or if failed)."""
+        health = HealthResponse(status=state.status, ready=state.index is not None)
+        return health if health.ready else JSONResponse(health.model_dump(), status_code=503)
+
+    @app.post(
+        "/search",
+        response_model=SearchResponse,
+        tags=["search"],
+        responses=_ERRORS,
+        dependencies=reads,
+    )
+    def search(request: SearchRequest) -> SearchResponse:
+        """Search one query; the hits carry each leg's rank and raw score."""
+        state.limits.check_queries("query", [request.query])
+        return _search(ready_index(), [request.query], request, state.limits)[0]
+
+    @app.post(
+        "/search/batch",
+        response_model=BatchSearchResponse,
+        tags=["search"],
+        responses=_ERRORS,
+        dependencies=reads,
+    )
+    def search_batch(
+        request: BatchSearchRequest,
+    ) -> BatchSearchResponse:
+        """Search several queries with the same options, on one snapshot of the index."""
+        state.limits.check_queries("queries", request.queries)
+        results = _search(ready_index(), request.queries, request, state.limits)
+        return BatchSearchResponse(results=results)
+
+    @app.get(
+        "/documents/{doc_id}",
+        response_model=DocumentModel,
+        tags=["documents"],
+        responses={404: {"model": ErrorResponse}, **_ERRORS},
+        dependencies=reads,
+    )
+    def get_document(doc_id: str) -> Any:
+        """The live document with this id (404 if there is none)."""
+        try:
+            document = ready_index().document(doc_id)
+        except KeyError:
+            return JSONResponse({"detail": f"no document {doc_id!r} in the index"}, 404)
+        return DocumentModel(
+            id=document.id,
+            text=document.text,
+            title=document.title,
+            metadata=dict(document.metadata),
+        )
+
+    @app.get(
+        "/stats",
+        response_model=StatsResponse,
+        tags=["index"],
+        responses=_ERRORS,
+        dependencies=reads,
+    )
+    def stats() -> StatsResponse:
+        """Documents, passages, segments, commit, model identity, settings, build information."""
+        return StatsResponse(**serving.index_stats(ready_index()), limits=state.limits.to_dict())
+
+    write_errors = {status: {"model": ErrorResponse} for status in (403, 404, 409)} | _ERRORS
+
+    @app.post(
+        "/documents",
+        response_model=WriteResponse,
+        tags=["documents"],
+        responses=write_errors,
+        dependencies=writes,
+    )
+    def add(request: WriteRequest) -> WriteResponse:
+        """Add documents (409, nothing added, if an id is already held); committed on return."""
+        state.limits.check_write("documents", len(request.documents))
+        return _write(state, lambda index: index.add(_documents(request)))
+
+    @app.put(
+        "/documents",
+        response_model=WriteResponse,
+        tags=["documents"],
+        responses=write_errors,
+        dependencies=writes,
+    )
+    def update(request: WriteRequest) -> WriteResponse:
+        """Add documents or replace those whose ids are held; committed on return."""
+        state.limits.check_write("documents", len(request.documents))
+        return _write(state, lambda index: index.update(_documents(request)))
+
+    @app.post(
+        "/documents/delete",
+        response_model=WriteResponse,
+        tags=["documents"],
+        responses=write_errors,
+        dependencies=writes,
+    )
+    def delete(request: DeleteRequest) -> WriteResponse:
+        """Delete documents by id (404, nothing deleted, if one is unknown); committed."""
+        state.limits.check_write("ids", len(request.ids))
+        return _write(state, lambda index: index.delete(request.ids))
+
+    @app.delete(
+        "/documents/{doc_id}",
+        response_model=WriteResponse,
+        tags=["documents"],
+        responses=write_errors,
+        dependencies=writes,
+    )
+    def delete_one(doc_id: str) -> WriteResponse:
+        """Delete one document (404 if it is not held); committed on return."""
+        return _write(state, lambda index: index.delete([doc_id]))
+
+
+def _ready_index(state: Any, http_exception: Any) -> Any:
+    """The index, or a 503 while it loads (or after loading failed)."""
+    if state.index is None:
+        raise http_exception(503, f"the index is not ready (status: {state.status})")
+    return state.index
+
+
+def _search(
+    index: Any, queries: list[str], request: SearchOptionsModel, limits: Any
+) -> list[SearchResponse]:
+    """Run the queries with the request's options; one response per query."""
+    limits.check_k(request.k)
+    options = {
+        name: getattr(request, name)
+        for name in _OPTION_FIELDS
+        if getattr(request, name) is not None
+    }
+    generation = index.generation
+    results = index.search_batch(queries, request.k, **options)
+    return [
+        SearchResponse(
+            query=query,
+            hits=hits.to_dicts(),
+            generation=generation,
+            plan=hits.plan.to_dict() if request.explain else None,
+            timings_ms=hits.timings if request.explain else None,
+        )
+        for query, hits in zip(queries, results, strict=True)
+    ]
+
+
+def _documents(request: WriteRequest) -> list[Any]:
+    from hybridsearch import Document
+
+    return [
+        Document(item.id, item.text, title=item.title, metadata=item.metadata)
+        for item in request.documents
+    ]
+
+
+def _write(state: Any, change: Any) -> WriteResponse:
+    """Run one write and its commit alone (the writer lock), and say what it did."""
+    from fastapi import HTTPException
+
+    index = _ready_index(state, HTTPException)
+    with state.write_lock:
+        changed, generation = serving.write_and_commit(index, lambda: change(index))
+        return WriteResponse(changed=changed, documents=index.num_documents, generation=generation)
