@@ -1,0 +1,371 @@
+"""Load benchmark of ``hybridsearch serve``: HTTP searches at concurrency 1, 4, 16 and 64.
+
+Starts ``hybridsearch serve`` on a free loopback port over a copy of an index (scifact by
+default; the copy is what the mixed run writes to), then per concurrency level sends a fixed
+number of ``POST /search`` requests (the scifact test queries, cycled; hybrid, k=10) from that
+many concurrent clients (asyncio + httpx, one event loop) and reports requests/s, p50/p95/p99
+latency and errors. Beside it, in the same run and with the server idle, it times the
+in-process ``HybridIndex.search_batch`` on the same queries: the ratio of the two is the
+figure (the HTTP server batches query encodes across requests; in-process search_batch
+batches them within one call).
+
+The mixed run sends searches at concurrency 16 while one client adds documents, one request
+each; afterwards it checks that every acknowledged write is in the index: through the server
+(``GET /documents/{id}``) and on disk (the index loaded afresh from its last commit).
+
+Targets (the issue's, on a 2-core machine): 0 errors at every level; at concurrency 16,
+throughput >= 0.7x in-process batched search and p99 <= 10x the single-request p50.
+
+The client runs on the same cores as the server, so its own CPU use is part of the figures.
+
+Usage (from the repository root; copy an index first, e.g. cp -r /work/main/indexes/scifact
+indexes/):
+    python benchmarks/serve_load.py --index indexes/scifact --data ../shared/beir/scifact
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np
+from _common import REPO_ROOT, RESULTS_DIR, default_data_path, load_beir, write_results
+
+LEVELS = (1, 4, 16, 64)
+TOP_K = 10
+THROUGHPUT_TARGET = 0.7
+P99_TARGET = 10.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--index", type=Path, default=REPO_ROOT / "indexes" / "scifact")
+    parser.add_argument("--data", type=Path, default=default_data_path("scifact"))
+    parser.add_argument("--requests", type=int, default=300, help="requests per level")
+    parser.add_argument("--levels", default=",".join(map(str, LEVELS)))
+    parser.add_argument("--mixed-writes", type=int, default=40, help="adds in the mixed run")
+    parser.add_argument("--max-wait-ms", type=float, default=5.0)
+    parser.add_argument("--name", default="serve_load", help="results file name")
+    args = parser.parse_args(argv)
+    levels = [int(level) for level in args.levels.split(",")]
+
+    queries = load_beir(args.data, split="test").query_texts
+    with tempfile.TemporaryDirectory(prefix="serve-load-") as scratch:
+        index_copy = Path(shutil.copytree(args.index, Path(scratch) / "index"))
+        in_process = time_in_process(index_copy, queries)
+        print(f"in-process search_batch: {in_process['queries_per_s']:.1f} queries/s")
+        port = free_port()
+        server = start_server(index_copy, port, args.max_wait_ms)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_ready(base, server)
+            results = [
+                asyncio.run(run_level(base, queries, level, args.requests)) for level in levels
+            ]
+            for result in results:
+                print(format_level(result))
+            mixed = asyncio.run(run_mixed(base, queries, 16, args.requests, args.mixed_writes))
+            print(f"mixed: {mixed}")
+            stats = http_get(base, "/stats")
+        finally:
+            stop_server(server)
+        mixed["on_disk_after_stop"] = acknowledged_on_disk(index_copy, mixed.pop("_ids"))
+        print(f"acknowledged writes on disk after stop: {mixed['on_disk_after_stop']}")
+        # Again after the HTTP runs: the machine's load drifts; the ratio uses the faster.
+        after = time_in_process(index_copy, queries)
+        print(f"in-process search_batch after: {after['queries_per_s']:.1f} queries/s")
+        in_process = {
+            "before": in_process,
+            "after": after,
+            "queries_per_s": max(in_process["queries_per_s"], after["queries_per_s"]),
+        }
+
+    payload = summarise(levels, results, in_process, mixed, stats, args)
+    path = write_results(args.name, payload)
+    write_markdown(args.name, payload)
+    print(f"wrote {path}")
+    return 0
+
+
+# -- in process ---------------------------------------------------------------------------------
+
+
+def time_in_process(index_path: Path, queries: list[str]) -> dict[str, Any]:
+    """search_batch over all queries in one call (after one warm-up call); best of two."""
+    from hybridsearch import HybridIndex
+
+    index = HybridIndex.load(index_path)
+    index.search_batch(queries[:32], TOP_K)
+    seconds = []
+    for _ in range(2):
+        started = time.perf_counter()
+        index.search_batch(queries, TOP_K)
+        seconds.append(time.perf_counter() - started)
+    best = min(seconds)
+    return {"queries": len(queries), "seconds": seconds, "queries_per_s": len(queries) / best}
+
+
+# -- the server ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(index: Path, port: int, max_wait_ms: float) -> subprocess.Popen:
+    command = [
+        sys.executable, "-m", "hybridsearch", "serve", "--index", str(index),
+        "--port", str(port), "--max-wait-ms", str(max_wait_ms),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1"}
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def wait_ready(base: str, server: subprocess.Popen, timeout_s: float = 300) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the server stopped: {server.stderr.read().decode()[-2000:]}")
+        try:
+            if httpx.get(base + "/health/ready", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit("the server was not ready in time")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()  # SIGTERM: graceful shutdown
+    try:
+        server.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def http_get(base: str, path: str) -> Any:
+    import httpx
+
+    return httpx.get(base + path, timeout=30).json()
+
+
+# -- load ---------------------------------------------------------------------------------------
+
+
+async def run_level(base: str, queries: list[str], concurrency: int, requests: int) -> dict:
+    """``requests`` searches from ``concurrency`` clients; latency of each, errors."""
+    import httpx
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
+        await search_load(client, queries, concurrency, min(requests, 2 * concurrency), 0)  # warm
+        started = time.perf_counter()
+        latencies, errors = await search_load(client, queries, concurrency, requests, 0)
+        seconds = time.perf_counter() - started
+    return level_result(concurrency, latencies, errors, seconds)
+
+
+async def search_load(
+    client: Any, queries: list[str], concurrency: int, requests: int, offset: int
+) -> tuple[list[float], int]:
+    next_request = iter(range(requests))
+    latencies: list[float] = []
+    errors = 0
+
+    async def worker() -> None:
+        nonlocal errors
+        for number in next_request:
+            query = queries[(offset + number) % len(queries)]
+            started = time.perf_counter()
+            try:
+                response = await client.post("/search", json={"query": query, "k": TOP_K})
+                ok = response.status_code == 200 and len(response.json()["hits"]) > 0
+            except Exception:
+                ok = False
+            latencies.append((time.perf_counter() - started) * 1000)
+            errors += not ok
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, errors
+
+
+def level_result(concurrency: int, latencies: list[float], errors: int, seconds: float) -> dict:
+    values = np.asarray(latencies)
+    return {
+        "concurrency": concurrency,
+        "requests": len(latencies),
+        "errors": errors,
+        "seconds": seconds,
+        "requests_per_s": len(latencies) / seconds,
+        "p50_ms": float(np.percentile(values, 50)),
+        "p95_ms": float(np.percentile(values, 95)),
+        "p99_ms": float(np.percentile(values, 99)),
+    }
+
+
+async def run_mixed(
+    base: str, queries: list[str], concurrency: int, requests: int, writes: int
+) -> dict:
+    """Searches at ``concurrency`` while one client adds ``writes`` documents, one each."""
+    import httpx
+
+    run_id = f"load-{os.getpid()}-{int(time.time())}"
+    limits = httpx.Limits(max_connections=concurrency + 1)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
+        acknowledged: list[str] = []
+        write_ms: list[float] = []
+        write_errors = 0
+
+        async def writer() -> None:
+            nonlocal write_errors
+            for number in range(writes):
+                doc_id = f"{run_id}-{number}"
+                text = f"Load test document {number}: {queries[number % len(queries)]}"
+                started = time.perf_counter()
+                response = await client.post(
+                    "/documents", json={"documents": [{"id": doc_id, "text": text}]}
+                )
+                write_ms.append((time.perf_counter() - started) * 1000)
+                if response.status_code == 200 and response.json()["generation"] is not None:
+                    acknowledged.append(doc_id)
+                else:
+                    write_errors += 1
+
+        started = time.perf_counter()
+        (latencies, errors), _ = await asyncio.gather(
+            search_load(client, queries, concurrency, requests, 7), writer()
+        )
+        seconds = time.perf_counter() - started
+        missing = [
+            doc_id
+            for doc_id in acknowledged
+            if (await client.get(f"/documents/{doc_id}")).status_code != 200
+        ]
+    searches = level_result(concurrency, latencies, errors, seconds)
+    return {
+        "searches": searches,
+        "writes": writes,
+        "acknowledged": len(acknowledged),
+        "write_errors": write_errors,
+        "write_p50_ms": float(np.percentile(write_ms, 50)) if write_ms else None,
+        "missing_from_server": missing,
+        "_ids": acknowledged,
+    }
+
+
+def acknowledged_on_disk(index_path: Path, doc_ids: list[str]) -> dict[str, Any]:
+    """Load the index from its last commit (after the server stopped); which ids it holds."""
+    from hybridsearch import HybridIndex
+
+    index = HybridIndex.load(index_path)
+    missing = []
+    for doc_id in doc_ids:
+        try:
+            index.document(doc_id)
+        except KeyError:
+            missing.append(doc_id)
+    return {"checked": len(doc_ids), "missing": missing, "generation": index.generation}
+
+
+# -- reporting ----------------------------------------------------------------------------------
+
+
+def summarise(levels, results, in_process, mixed, stats, args) -> dict[str, Any]:
+    by_level = {result["concurrency"]: result for result in results}
+    single_p50 = by_level.get(1, {}).get("p50_ms")
+    at_16 = by_level.get(16)
+    targets: dict[str, Any] = {"zero_errors": all(r["errors"] == 0 for r in results)}
+    if at_16 is not None:
+        ratio = at_16["requests_per_s"] / in_process["queries_per_s"]
+        targets["throughput_ratio_at_16"] = ratio
+        targets["throughput_ratio_met"] = ratio >= THROUGHPUT_TARGET
+        if single_p50:
+            targets["p99_at_16_over_single_p50"] = at_16["p99_ms"] / single_p50
+            targets["p99_met"] = at_16["p99_ms"] <= P99_TARGET * single_p50
+    targets["mixed_all_acknowledged_present"] = (
+        not mixed["missing_from_server"] and not mixed["on_disk_after_stop"]["missing"]
+    )
+    return {
+        "index": str(args.index),
+        "documents": stats.get("documents"),
+        "passages": stats.get("passages"),
+        "requests_per_level": args.requests,
+        "max_wait_ms": args.max_wait_ms,
+        "k": TOP_K,
+        "in_process_search_batch": in_process,
+        "levels": results,
+        "mixed": mixed,
+        "server_query_batching": stats.get("query_batching"),
+        "targets": targets,
+    }
+
+
+def format_level(result: dict) -> str:
+    return (
+        f"c={result['concurrency']:>3}: {result['requests_per_s']:7.1f} req/s  "
+        f"p50 {result['p50_ms']:7.1f} ms  p95 {result['p95_ms']:7.1f} ms  "
+        f"p99 {result['p99_ms']:7.1f} ms  errors {result['errors']}"
+    )
+
+
+def write_markdown(name: str, payload: dict[str, Any]) -> Path:
+    in_process = payload["in_process_search_batch"]["queries_per_s"]
+    lines = [
+        f"# {name}: HTTP search load on {payload['documents']} documents "
+        f"({payload['passages']} passages)",
+        "",
+        "Busy shared 2-core machine (other jobs running); client and server on the same "
+        "cores. Hybrid search, k=10, scifact test queries, "
+        f"{payload['requests_per_level']} requests per level, max_wait_ms "
+        f"{payload['max_wait_ms']:g}.",
+        "",
+        "| concurrency | req/s | x in-process | p50 ms | p95 ms | p99 ms | errors |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for level in payload["levels"]:
+        lines.append(
+            f"| {level['concurrency']} | {level['requests_per_s']:.1f} | "
+            f"{level['requests_per_s'] / in_process:.2f} | {level['p50_ms']:.1f} | "
+            f"{level['p95_ms']:.1f} | {level['p99_ms']:.1f} | {level['errors']} |"
+        )
+    lines.append(
+        f"| in-process search_batch (faster of before/after) | {in_process:.1f} | 1.00 | | | | |"
+    )
+    mixed = payload["mixed"]
+    searches = mixed["searches"]
+    lines += [
+        "",
+        f"Mixed run (searches at concurrency 16 while one client adds {mixed['writes']} "
+        f"documents one per request): {searches['requests_per_s']:.1f} req/s, p99 "
+        f"{searches['p99_ms']:.1f} ms, {searches['errors']} search errors; "
+        f"{mixed['acknowledged']} writes acknowledged (p50 {mixed['write_p50_ms']:.0f} ms), "
+        f"{mixed['write_errors']} refused; missing afterwards: "
+        f"{len(mixed['missing_from_server'])} from the server, "
+        f"{len(mixed['on_disk_after_stop']['missing'])} from the index on disk.",
+        "",
+        f"Targets: {payload['targets']}",
+        "",
+    ]
+    path = RESULTS_DIR / f"{name}.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(main())
