@@ -36,8 +36,15 @@ _OPTION_FIELDS = ("mode", "fusion", "unit", "filter", "weights", "rrf_k", "norma
 
 def add_routes(app: Any, state: Any, key_header: str) -> None:
     """Add every endpoint to ``app``, reading and writing ``state``."""
+    reads, writes = _access(state, key_header)
+    _add_health_routes(app, state)
+    _add_read_routes(app, state, reads)
+    _add_write_routes(app, state, writes)
+
+
+def _access(state: Any, key_header: str) -> tuple[list[Any], list[Any]]:
+    """The dependencies that guard the read and the write endpoints (the API key)."""
     from fastapi import Depends, HTTPException, Security
-    from fastapi.responses import JSONResponse
     from fastapi.security import APIKeyHeader
 
     header = APIKeyHeader(name=key_header, auto_error=False, description="the server's API key")
@@ -55,10 +62,11 @@ def add_routes(app: Any, state: Any, key_header: str) -> None:
     def writer(given: str | None = Security(header)) -> None:
         check_key(given, "the write endpoints")
 
-    def ready_index() -> Any:
-        return _ready_index(state, HTTPException)
+    return [Depends(reader)], [Depends(writer)]
 
-    reads, writes = [Depends(reader)], [Depends(writer)]
+
+def _add_health_routes(app: Any, state: Any) -> None:
+    from fastapi.responses import JSONResponse
 
     @app.get("/health/live", response_model=HealthResponse, tags=["health"])
     def live() -> HealthResponse:
@@ -75,6 +83,14 @@ def add_routes(app: Any, state: Any, key_header: str) -> None:
         """Readiness: 200 once the index and its model are loaded, 503 before (or if failed)."""
         health = HealthResponse(status=state.status, ready=state.index is not None)
         return health if health.ready else JSONResponse(health.model_dump(), status_code=503)
+
+
+def _add_read_routes(app: Any, state: Any, reads: list[Any]) -> None:
+    from fastapi import HTTPException
+    from fastapi.responses import JSONResponse
+
+    def ready_index() -> Any:
+        return _ready_index(state, HTTPException)
 
     @app.post(
         "/search",
@@ -134,6 +150,8 @@ def add_routes(app: Any, state: Any, key_header: str) -> None:
         """Documents, passages, segments, commit, model identity, settings, build information."""
         return StatsResponse(**serving.index_stats(ready_index()), limits=state.limits.to_dict())
 
+
+def _add_write_routes(app: Any, state: Any, writes: list[Any]) -> None:
     write_errors = {status: {"model": ErrorResponse} for status in (403, 404, 409)} | _ERRORS
 
     @app.post(

@@ -4,9 +4,10 @@ The server starts answering at once (``/health/live``), loads the index in the b
 is ready (``/health/ready``) once the index and its model are loaded. On SIGINT or SIGTERM
 uvicorn stops accepting connections, finishes the requests in flight (for up to
 ``graceful_timeout_s`` seconds), then the app waits for a write still running to commit and
-releases the index's write lock. A write is committed before it is acknowledged and a commit
-is atomic, so a stop, even a kill, never leaves half a write: uncommitted work is dropped when
-the index next opens.
+releases the index's write lock; uvicorn then re-raises the signal, so the process ends as
+killed by it (status -15 for SIGTERM) after that orderly shutdown. A write is committed before
+it is acknowledged and a commit is atomic, so a stop, even a kill, never leaves half a write:
+uncommitted work is dropped when the index next opens.
 """
 
 from __future__ import annotations
