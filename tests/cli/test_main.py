@@ -17,7 +17,15 @@ from hybridsearch.cli.main import COMMANDS, build_parser, main
 from tests.cli.support import assert_one_line_error, run_cli
 
 CLI_DIR = Path(hybridsearch.cli.__file__).parent
-HEAVY = ("torch", "transformers", "faiss", "sentence_transformers", "hybridsearch.index")
+HEAVY = (
+    "torch",
+    "transformers",
+    "faiss",
+    "sentence_transformers",
+    "hybridsearch.index",
+    "fastapi",
+    "uvicorn",
+)
 
 
 def test_entry_point_is_main():
@@ -39,7 +47,8 @@ def test_help_imports_nothing_heavy(tmp_path):
         "import contextlib, io, json, sys\n"
         "from hybridsearch.cli.main import main\n"
         "for argv in (['--help'], ['build', '--help'], ['add', '--help'], ['delete', '--help'],\n"
-        "             ['compact', '--help'], ['search', '--help'], ['evaluate', '--help'],\n"
+        "             ['compact', '--help'], ['search', '--help'], ['serve', '--help'],\n"
+        "             ['evaluate', '--help'],\n"
         "             ['demo', '--help']):\n"
         "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
         "        main(argv)\n"
@@ -59,6 +68,7 @@ def test_every_command_is_a_module_with_add_parser_and_run():
         "delete",
         "compact",
         "search",
+        "serve",
         "evaluate",
         "demo",
     ]
@@ -164,8 +174,14 @@ ALLOWED = (
     "hybridsearch.errors",
     "hybridsearch.corpus.readers",
     "hybridsearch.corpus.demo",
+    "hybridsearch.server",
 )
-ALLOWED_PACKAGES = ("hybridsearch.index.", "hybridsearch.eval.", "hybridsearch.display.")
+ALLOWED_PACKAGES = (
+    "hybridsearch.index.",
+    "hybridsearch.eval.",
+    "hybridsearch.display.",
+    "hybridsearch.server.",
+)
 
 
 def _hybridsearch_imports(path: Path) -> list[str]:
