@@ -134,12 +134,15 @@ def free_port() -> int:
 
 
 def start_server(index: Path, port: int, max_wait_ms: float) -> subprocess.Popen:
+    """The server, its log in a file beside the index copy (a pipe left unread would fill
+    and block it); warnings only, as a production server would log."""
     command = [
         sys.executable, "-m", "hybridsearch", "serve", "--index", str(index),
-        "--port", str(port), "--max-wait-ms", str(max_wait_ms),
+        "--port", str(port), "--max-wait-ms", str(max_wait_ms), "--log-level", "warning",
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1"}
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with open(index.parent / "server.log", "w") as log:
+        return subprocess.Popen(command, env=env, stdout=log, stderr=log)
 
 
 def wait_ready(base: str, server: subprocess.Popen, timeout_s: float = 300) -> None:
@@ -148,7 +151,7 @@ def wait_ready(base: str, server: subprocess.Popen, timeout_s: float = 300) -> N
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise SystemExit(f"the server stopped: {server.stderr.read().decode()[-2000:]}")
+            raise SystemExit(f"the server stopped; see {server.args[5]}/../server.log")
         try:
             if httpx.get(base + "/health/ready", timeout=2).status_code == 200:
                 return

@@ -51,6 +51,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=5.0,
         help="how long a query waits for others to share its encoder batch (default 5)",
     )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=("critical", "error", "warning", "info", "debug"),
+        help="uvicorn's log level (default info: one line per request)",
+    )
     add_model_option(parser)
     return parser
 
@@ -77,5 +83,6 @@ def run(args: argparse.Namespace) -> int:
         read_only=args.read_only,
         model=args.model,
         max_wait_ms=args.max_wait_ms,
+        log_level=args.log_level,
     )
     return 0

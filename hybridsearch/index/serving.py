@@ -54,7 +54,7 @@ def batch_query_encodes(
 
 
 def stop_batching(index: HybridIndex) -> None:
-    """Stop the batching worker (after the queries queued) and restore the plain encoder."""
+    """Refuse further batched queries and restore the plain encoder."""
     encoder = index.encoder
     if isinstance(encoder, BatchingEncoder):
         encoder.close()

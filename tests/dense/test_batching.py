@@ -103,7 +103,7 @@ def test_one_callers_bad_input_fails_only_that_caller():
     assert results[0][0, 0] == 4 and results[2][0, 0] == 4
 
 
-def test_an_encoder_error_reaches_every_caller_of_its_batch_and_the_worker_goes_on():
+def test_an_encoder_error_reaches_every_caller_of_its_batch_and_batching_goes_on():
     fake = FakeEncoder(fail_on="boom")
     batching = BatchingEncoder(fake, max_wait_ms=300)
     results = _concurrently(batching.encode_queries, [["boom"], ["fine"]])
@@ -129,11 +129,10 @@ def test_passage_encodes_and_tokenizer_calls_never_overlap_query_batches():
     assert not fake.overlapped
 
 
-def test_close_stops_the_worker_and_refuses_more_queries():
+def test_close_refuses_more_queries():
     batching = BatchingEncoder(FakeEncoder(), max_wait_ms=0)
-    batching.encode_queries(["start the worker"])
+    batching.encode_queries(["before"])
     batching.close()
-    assert not batching._worker.is_alive()
     with pytest.raises(InvalidInputError, match="closed"):
         batching.encode_queries(["too late"])
     batching.close()  # idempotent
@@ -146,6 +145,20 @@ def test_settings_are_checked():
         BatchingEncoder(FakeEncoder(), max_batch=0)
     with pytest.raises(InvalidInputError, match="once"):
         BatchingEncoder(BatchingEncoder(FakeEncoder()))
+
+
+def test_a_lone_query_is_encoded_in_the_callers_thread_after_max_wait_ms():
+    class ThreadRecorder(FakeEncoder):
+        def encode_queries(self, texts):
+            self.thread = threading.current_thread()
+            return super().encode_queries(texts)
+
+    fake = ThreadRecorder()
+    batching = BatchingEncoder(fake, max_wait_ms=50)
+    started = time.perf_counter()
+    batching.encode_queries(["alone"])
+    assert time.perf_counter() - started >= 0.045
+    assert fake.thread is threading.current_thread()
 
 
 def test_real_encoder_vectors_match_each_query_encoded_alone(encoder):

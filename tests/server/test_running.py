@@ -22,12 +22,12 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _wait_ready(base: str, process: subprocess.Popen, timeout_s: float = 240) -> None:
+def _wait_ready(base: str, process: subprocess.Popen, log, timeout_s: float = 240) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        assert process.poll() is None, process.stderr.read()
+        assert process.poll() is None, log.read_text()
         try:
             if httpx.get(f"{base}/health/ready", timeout=5).status_code == 200:
                 return
@@ -48,10 +48,12 @@ def test_serve_answers_over_http_and_stops_gracefully(index_path, model_path, tm
     command = [sys.executable, "-m", "hybridsearch", "serve", "--index", str(index_path),
                "--port", str(port), "--api-key-file", str(key_file), "--open-reads"]  # fmt: skip
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": os.getcwd()}
-    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "server.log"  # a file, not a pipe: a full pipe would block the server
+    with open(log, "w") as log_file:
+        process = subprocess.Popen(command, env=env, stderr=log_file, stdout=log_file)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base, process)
+        _wait_ready(base, process, log)
         hits = httpx.post(f"{base}/search", json={"query": "honey", "k": 1}).json()["hits"]
         assert hits[0]["doc_id"] == "bee"
         eel = {"documents": [{"id": "eel", "text": "Eels are long fish."}]}
@@ -84,7 +86,7 @@ def test_serve_answers_over_http_and_stops_gracefully(index_path, model_path, tm
         if process.poll() is None:
             process.kill()
             process.wait()
-    stderr = process.stderr.read()
+    stderr = log.read_text()
     assert "Traceback" not in stderr, stderr
     assert "Application shutdown complete" in stderr, stderr
     # The lock is released, and the index holds exactly what was acknowledged.
