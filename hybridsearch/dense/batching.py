@@ -43,7 +43,7 @@ DEFAULT_MAX_BATCH = 64
 
 
 class _Request:
-    """One caller's texts, and where the worker puts their vectors (or the error)."""
+    """One caller's texts, and where the batch's leader puts their vectors (or the error)."""
 
     __slots__ = ("arrived", "done", "error", "texts", "vectors")
 

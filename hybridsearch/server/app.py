@@ -87,7 +87,8 @@ def create_app(
             :func:`hybridsearch.server.security.check_bind`).
         open_reads: Open search, documents and stats without the key.
         limits: The request limits (default :class:`~hybridsearch.server.limits.Limits`()).
-        batch_queries: Share encoder batches between concurrent searches.
+        batch_queries: Share encoder batches between concurrent searches (the index's
+            encoder is wrapped while the app runs, and restored when it stops).
         max_wait_ms: How long a query waits for others to share its batch.
         max_batch: Queries per shared batch at most.
         on_load_failure: Called if ``index`` is a function and it fails (the error is
