@@ -1,6 +1,6 @@
-"""Hits as plain text for terminals: a ranked list with query terms in bold yellow
-(:func:`format_hits`), where the time went in one line (:func:`format_timings`) and each
-hit's per-leg breakdown (:func:`format_breakdown`).
+"""Hits as plain text for terminals: a ranked list that fits the terminal's width, with
+query terms in bold yellow on a terminal (:func:`format_hits`), where the time went in one
+line (:func:`format_timings`) and each hit's per-leg breakdown (:func:`format_breakdown`).
 
 Duck-typed like :mod:`hybridsearch.display.html`: hits are read through their fields, and a
 list of hits through its ``plan`` (``query_terms``, ``notes``) and ``analyzer`` where it has
@@ -10,20 +10,25 @@ them, so this module never imports the search layer that calls it.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, TextIO
 
+from hybridsearch.display.snippets import DEFAULT_SNIPPET_CHARS, best_window
 from hybridsearch.display.text import highlight_spans, mark_spans, number_text
+from hybridsearch.display.width import fit_width, printable, wrap
 
 if TYPE_CHECKING:
     from hybridsearch.search.hits import Hit
 
-__all__ = ["format_breakdown", "format_hits", "format_timings", "use_color"]
+__all__ = ["format_breakdown", "format_hits", "format_timings", "printable_lines", "use_color"]
 
 _BOLD = "\033[1m"
 _MATCH = "\033[1;33m"  # bold yellow
 _RESET = "\033[0m"
+_INDENT = "    "
+_MIN_WIDTH = 20  # a narrower terminal still gets 20-column lines: wrapping in 10 helps nobody
 
 
 def use_color(stream: TextIO | None = None) -> bool:
@@ -35,37 +40,66 @@ def use_color(stream: TextIO | None = None) -> bool:
     )
 
 
-def format_hits(hits: Iterable[Hit], *, color: bool, max_chars: int = 400) -> str:
-    """A readable ranked list: rank, doc id, score, per-leg ranks, then the passage.
+def format_hits(
+    hits: Iterable[Hit],
+    *,
+    color: bool,
+    max_chars: int = DEFAULT_SNIPPET_CHARS,
+    width: int | None = None,
+) -> str:
+    """A readable ranked list: rank, doc id, score, per-leg ranks, then the passage's snippet.
+
+    Every line fits ``width`` columns (wide characters count two): a heading too long for it
+    is cut with ``…``, and the snippet (the passage's best-matching window, see
+    :func:`~hybridsearch.display.snippets.best_window`) is wrapped at spaces, indented. Control
+    characters in ids, titles and passages are replaced (:func:`printable`), so a document
+    cannot move the cursor, clear the screen or set the clipboard of whoever searches it.
 
     Args:
         hits: The hits; when it has a ``plan``, its notes explain an empty result and its
             ``query_terms`` (matched through ``hits.analyzer``) are highlighted.
-        color: Bold headings and highlighted query terms (ANSI codes).
-        max_chars: Longer passages are cut to this many characters (whitespace collapsed).
+        color: Bold headings and highlighted query terms (ANSI codes, added after wrapping).
+        max_chars: The longest snippet, in characters of the passage.
+        width: The terminal's columns; None asks the terminal (80 when it cannot say).
     """
+    width = max(_MIN_WIDTH, width or shutil.get_terminal_size((80, 24)).columns)
     plan = getattr(hits, "plan", None)
     analyzer = getattr(hits, "analyzer", None)
     hit_list = list(hits)
     if not hit_list:
         notes = "; ".join(plan.notes) if plan is not None and plan.notes else ""
-        return "no results" + (f" ({notes})" if notes else "")
-    terms = plan.query_terms if plan is not None else ()
+        return fit_width(printable("no results" + (f" ({notes})" if notes else "")), width)
+    terms = tuple(plan.query_terms) if plan is not None else ()
     lines = []
     for hit in hit_list:
         legs = f"bm25 #{number_text(hit.bm25_rank)}  dense #{number_text(hit.dense_rank)}"
-        heading = f"{hit.rank:>2}. {hit.doc_id}  score {hit.score:.4f}  ({legs})"
+        heading = f"{hit.rank:>2}. {printable(hit.doc_id)}  score {hit.score:.4f}  ({legs})"
         if hit.title and hit.title != hit.doc_id:
-            heading += f"  {hit.title}"
-        text = " ".join(hit.text.split())
-        if len(text) > max_chars:
-            text = text[:max_chars] + " ..."
+            heading += f"  {printable(hit.title)}"
+        heading = fit_width(heading, width)
+        snippet = printable(best_window(hit.text, terms, analyzer, max_chars).text)
+        passage = wrap(snippet, width - len(_INDENT))
         if color:
-            spans = highlight_spans(text, terms, analyzer)
-            text = mark_spans(text, spans, escape=str, before=_MATCH, after=_RESET)
+            passage = [
+                mark_spans(
+                    line,
+                    highlight_spans(line, terms, analyzer),
+                    escape=str,
+                    before=_MATCH,
+                    after=_RESET,
+                )
+                for line in passage
+            ]
             heading = f"{_BOLD}{heading}{_RESET}"
-        lines.extend((heading, "    " + text, ""))
+        lines.extend((heading, *(_INDENT + line for line in passage), ""))
     return "\n".join(lines).rstrip()
+
+
+def printable_lines(text: str) -> str:
+    """``text`` with its line breaks kept and every other control character replaced (see
+    :func:`~hybridsearch.display.width.printable`): for multi-line text that quotes a user's
+    or a document's words, such as a plan's description."""
+    return "\n".join(printable(line) for line in text.split("\n"))
 
 
 def format_timings(timings: Mapping[str, float]) -> str:
