@@ -10,7 +10,6 @@ them, so this module never imports the search layer that calls it.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, TextIO
@@ -22,7 +21,14 @@ from hybridsearch.display.width import fit_width, printable, wrap
 if TYPE_CHECKING:
     from hybridsearch.search.hits import Hit
 
-__all__ = ["format_breakdown", "format_hits", "format_timings", "printable_lines", "use_color"]
+__all__ = [
+    "format_breakdown",
+    "format_hits",
+    "format_timings",
+    "printable_lines",
+    "terminal_width",
+    "use_color",
+]
 
 _BOLD = "\033[1m"
 _MATCH = "\033[1;33m"  # bold yellow
@@ -38,6 +44,19 @@ def use_color(stream: TextIO | None = None) -> bool:
     return (
         stream.isatty() and os.environ.get("NO_COLOR") is None and os.environ.get("TERM") != "dumb"
     )
+
+
+def terminal_width(stream: TextIO | None = None) -> int:
+    """The columns to fit: ``COLUMNS`` when set, else the width of the terminal ``stream``
+    (default stdout) shows, else 80 (a pipe or a file)."""
+    stream = sys.stdout if stream is None else stream
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):  # not a terminal, or no file descriptor
+        return 80
 
 
 def format_hits(
@@ -60,9 +79,9 @@ def format_hits(
             ``query_terms`` (matched through ``hits.analyzer``) are highlighted.
         color: Bold headings and highlighted query terms (ANSI codes, added after wrapping).
         max_chars: The longest snippet, in characters of the passage.
-        width: The terminal's columns; None asks the terminal (80 when it cannot say).
+        width: The terminal's columns; None asks :func:`terminal_width`.
     """
-    width = max(_MIN_WIDTH, width or shutil.get_terminal_size((80, 24)).columns)
+    width = max(_MIN_WIDTH, width or terminal_width())
     plan = getattr(hits, "plan", None)
     analyzer = getattr(hits, "analyzer", None)
     hit_list = list(hits)
