@@ -14,7 +14,7 @@ from hybridsearch.display.width import printable
 
 DEMO_INDEX = Path("indexes") / "python-docs"
 DEMO_QUERIES = (
-    "how do I catch several exceptions at once",
+    "how do I catch several exceptions in one except clause",
     "difference between a list and a tuple",
     "what does the yield keyword do",
 )

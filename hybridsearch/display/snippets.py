@@ -46,8 +46,9 @@ class Snippet(NamedTuple):
     Attributes:
         start: Where the window starts in the passage (characters).
         end: Where it ends (exclusive).
-        text: ``passage[start:end]`` with runs of whitespace collapsed to one space, and
-            ``…`` where the window cuts the passage (before, after or both).
+        text: The sentences of ``passage[start:end]`` (rule lines such as "=====" left
+            out) with runs of whitespace collapsed to one space, and ``…`` where the window
+            leaves words of the passage out (before, after or both).
     """
 
     start: int
@@ -184,7 +185,9 @@ def best_window(
             start, end = _cut_long(text, sentence_start, sentence_end, matches, max_chars)
         else:
             start, end = _grow(spans, best, matches, max_chars)
-    body = " ".join(text[start:end].split())
-    before = "… " if text[:start].strip() else ""
-    after = " …" if text[end:].strip() else ""
+    # The window's sentences (rule lines between them left out), or the cut inside one.
+    inside = [text[first:last] for first, last in spans if start <= first and last <= end]
+    body = " ".join(" ".join(inside or [text[start:end]]).split())
+    before = "… " if _WORD.search(text, 0, start) else ""
+    after = " …" if _WORD.search(text, end) else ""
     return Snippet(start, end, before + body + after)

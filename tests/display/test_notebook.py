@@ -94,7 +94,12 @@ def test_quickstart_opens_indexes_with_open_or_build():
 @pytest.fixture(scope="module")
 def executed_quickstart(tmp_path_factory):
     """The quickstart run top to bottom on a real kernel, in quick mode (see the module
-    docstring); shared by the test of its outputs and the browser test."""
+    docstring); shared by the test of its outputs and the browser test.
+
+    ``HYBRIDSEARCH_TEST_DEMO_INDEX=indexes/python-docs`` starts from a copy of a demo index
+    built before (the notebook reuses it when documents and settings match), which saves
+    the encoding when making screenshots on a slow machine.
+    """
     from hybridsearch import HybridIndex
 
     if not hasattr(HybridIndex, "open_or_build"):
@@ -110,6 +115,9 @@ def executed_quickstart(tmp_path_factory):
     results_dir.mkdir()
     (results_dir / "fakeset.json").write_text(json.dumps(FAKE_BEIR_RESULT))
     (results_dir / "other.json").write_text(json.dumps({"benchmark": "bm25_speed"}))
+    seed = os.environ.get("HYBRIDSEARCH_TEST_DEMO_INDEX")
+    if seed:  # a demo index built already: the notebook reuses it if it still matches
+        shutil.copytree(seed, index_root / "python-docs")
     notebooks_before = sorted(path.name for path in NOTEBOOKS_DIR.iterdir())
     repo_demo_index = REPO_ROOT / "indexes" / "python-docs"
     repo_demo_existed = repo_demo_index.exists()

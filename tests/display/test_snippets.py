@@ -105,3 +105,13 @@ def test_text_without_words_is_returned_as_it_is():
     assert best_window("", ("x",), ANALYZER) == (0, 0, "")
     with pytest.raises(ValueError, match="max_chars"):
         best_window("text", (), ANALYZER, max_chars=0)
+
+
+def test_rule_lines_between_the_window_sentences_are_left_out():
+    text = (
+        "Intro words that do not match anything at all here.\n\n"
+        "The else clause\n----------------\n\nThe else clause runs last.\n"
+        "=====\n\nUnrelated closing words that do not match anything at all."
+    )
+    snippet = best_window(text, ANALYZER("else"), ANALYZER, max_chars=70)
+    assert snippet.text == "… The else clause The else clause runs last. …"
