@@ -5,8 +5,11 @@
 For scifact (train queries) and nfcorpus (dev queries), never their test queries, builds the
 index once per analyzer variant and scores BM25 and hybrid (RRF) document rankings with
 pytrec_eval (nDCG@10, Recall@100, MRR@10; :func:`hybridsearch.eval.runs.evaluate_index`).
-Passage vectors come from the embedding cache, so nothing is re-encoded; only the queries
-are. Variants (:mod:`hybridsearch.sparse.stopwords`):
+Passage vectors come from the embedding cache, so nothing is re-encoded, and one encoder
+serves every variant with its query vectors remembered, so each query is encoded once per
+dataset. Each variant's per-query nDCG@10 is compared with the default's by a paired
+randomization test (sign flips of the per-query differences, two-sided). Variants
+(:mod:`hybridsearch.sparse.stopwords`):
 
 - ``lucene``: Lucene's 33 words for passages and queries (the default);
 - ``full``: NLTK's English list (153 words) for passages and queries;
@@ -23,11 +26,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 from _common import REPO_ROOT, RESULTS_DIR, default_data_path, write_results
 
 from hybridsearch import HybridIndex, read_corpus
+from hybridsearch.dense.encoder import Encoder
 from hybridsearch.eval.beir import load_beir
-from hybridsearch.eval.runs import evaluate_index
+from hybridsearch.eval.metrics import evaluate_per_query, run_from_ranked
+from hybridsearch.eval.runs import search_run
 
 #: Dataset -> the split whose queries choose settings (never "test").
 DATASETS = {"scifact": "train", "nfcorpus": "dev"}
@@ -40,25 +46,70 @@ VARIANTS = {
 
 MODES = {"bm25": {"mode": "bm25"}, "hybrid": {"mode": "hybrid", "fusion": "rrf"}}
 METRICS = ("ndcg@10", "recall@100", "mrr@10")
+PERMUTATIONS = 20_000
+
+
+def _remember_queries(encoder: Encoder) -> Encoder:
+    """Make ``encoder`` encode each query text once (fp32: a vector does not depend on the
+    batch it came in), so the variants share their query vectors."""
+    encode = encoder.encode_queries
+    vectors: dict[str, np.ndarray] = {}
+
+    def encode_queries(texts):
+        missing = list(dict.fromkeys(text for text in texts if text not in vectors))
+        if missing:
+            vectors.update(zip(missing, encode(missing), strict=True))
+        return np.stack([vectors[text] for text in texts])
+
+    encoder.encode_queries = encode_queries  # type: ignore[method-assign]
+    return encoder
+
+
+def _paired_p_value(differences: np.ndarray, seed: int = 0) -> float:
+    """Two-sided paired randomization test: how often random sign flips of the per-query
+    differences give a mean at least as far from zero as the observed one."""
+    generator = np.random.default_rng(seed)
+    signs = generator.choice((-1.0, 1.0), size=(PERMUTATIONS, len(differences)))
+    observed = abs(differences.mean())
+    extreme = np.abs((signs * differences).mean(axis=1)) >= observed - 1e-12
+    return float((extreme.sum() + 1) / (PERMUTATIONS + 1))
 
 
 def _measure(data_dir: Path, split: str, cache_dir: Path) -> dict:
-    """Per variant: build seconds, and per mode the metrics over the split's queries."""
+    """Per variant: build seconds, per mode the mean metrics over the split's queries, and
+    the paired test of its nDCG@10 against the default's."""
     dataset = load_beir(data_dir, split=split)
     documents = list(read_corpus(data_dir))
+    encoder = _remember_queries(Encoder())
     figures: dict = {"split": split, "queries": len(dataset.queries), "variants": {}}
+    per_query_ndcg: dict[tuple[str, str], np.ndarray] = {}
     for variant, analyzer in VARIANTS.items():
         started = time.perf_counter()
-        index = HybridIndex.build(documents, analyzer=analyzer, embedding_cache=cache_dir)
+        index = HybridIndex.build(
+            documents, model=encoder, analyzer=analyzer, embedding_cache=cache_dir
+        )
         built = time.perf_counter() - started
-        index.encoder.progress = False
         quality = {}
         for label, options in MODES.items():
-            scores = evaluate_index(index, dataset, metrics=METRICS, **options)
-            quality[label] = {metric: scores[metric] for metric in METRICS}
+            ranked = search_run(index, dataset.queries, **options)
+            per_query = evaluate_per_query(run_from_ranked(ranked), dataset.qrels, METRICS)
+            quality[label] = {
+                metric: float(np.mean([scores[metric] for scores in per_query.values()]))
+                for metric in METRICS
+            }
+            per_query_ndcg[variant, label] = np.array(
+                [per_query[query_id]["ndcg@10"] for query_id in sorted(per_query)]
+            )
+            if variant != "lucene":
+                differences = per_query_ndcg[variant, label] - per_query_ndcg["lucene", label]
+                quality[label]["ndcg@10_p_value_vs_lucene"] = _paired_p_value(differences)
+                quality[label]["queries_better_worse"] = [
+                    int((differences > 1e-12).sum()),
+                    int((differences < -1e-12).sum()),
+                ]
             print(
                 f"{data_dir.name} {split} {variant:<17} {label:<7} "
-                + "  ".join(f"{metric} {value:.4f}" for metric, value in quality[label].items()),
+                + "  ".join(f"{metric} {value}" for metric, value in quality[label].items()),
                 file=sys.stderr,
             )
         figures["variants"][variant] = {
@@ -70,12 +121,26 @@ def _measure(data_dir: Path, split: str, cache_dir: Path) -> dict:
     return figures
 
 
+def _cell(quality: dict, mode: str, baseline: dict | None) -> str:
+    value = quality[mode]["ndcg@10"]
+    if baseline is None:
+        return f"{value:.4f}"
+    better, worse = quality[mode]["queries_better_worse"]
+    return (
+        f"{value:.4f} ({value - baseline[mode]['ndcg@10']:+.4f}, "
+        f"p={quality[mode]['ndcg@10_p_value_vs_lucene']:.2f}, {better}+/{worse}-)"
+    )
+
+
 def _markdown(results: dict) -> str:
     lines = [
         "# Stopwords: BM25 and hybrid (RRF) nDCG@10 per analyzer variant",
         "",
-        "Train/dev queries only (scifact train, nfcorpus dev); document results; pytrec_eval.",
-        "Written by `benchmarks/stopwords.py`; every figure is in `stopwords.json`.",
+        "Train/dev queries only (scifact train, nfcorpus dev), never test; document results;",
+        "pytrec_eval. In brackets: the difference from the default (`lucene`), the two-sided",
+        "p-value of a paired randomization test on per-query nDCG@10, and how many queries",
+        "gained / lost. Written by `benchmarks/stopwords.py`; every figure is in",
+        "`stopwords.json`.",
         "",
         "| dataset (split, queries) | variant | BM25 nDCG@10 | hybrid nDCG@10 | BM25 R@100 |"
         " hybrid R@100 |",
@@ -85,17 +150,11 @@ def _markdown(results: dict) -> str:
         baseline = figures["variants"]["lucene"]["quality"]
         for variant, data in figures["variants"].items():
             quality = data["quality"]
-            cells = []
-            for metric in ("ndcg@10", "recall@100"):
-                for mode in ("bm25", "hybrid"):
-                    value = quality[mode][metric]
-                    delta = value - baseline[mode][metric]
-                    cells.append(
-                        f"{value:.4f}" + (f" ({delta:+.4f})" if variant != "lucene" else "")
-                    )
+            reference = None if variant == "lucene" else baseline
             lines.append(
                 f"| {name} ({figures['split']}, {figures['queries']}) | {variant} | "
-                f"{cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} |"
+                f"{_cell(quality, 'bm25', reference)} | {_cell(quality, 'hybrid', reference)} | "
+                f"{quality['bm25']['recall@100']:.4f} | {quality['hybrid']['recall@100']:.4f} |"
             )
     return "\n".join(lines) + "\n"
 
