@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     if args.explain:
         # The plan quotes the query: control characters in it must not reach the terminal.
         print(printable_lines(hits.plan.describe()))
-        print(hits.describe_timings())
+        print(printable_lines(hits.describe_timings()))
         print()
     print(format_hits(hits, color=use_color()))
     return 0

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from hybridsearch.display.snippets import DEFAULT_SNIPPET_CHARS, best_window
 from hybridsearch.display.text import highlight_spans, mark_spans, number_text
-from hybridsearch.display.width import fit_width, printable, wrap
+from hybridsearch.display.width import display_width, fit_width, printable, wrap
 
 if TYPE_CHECKING:
     from hybridsearch.search.hits import Hit
@@ -114,11 +114,28 @@ def format_hits(
     return "\n".join(lines).rstrip()
 
 
-def printable_lines(text: str) -> str:
-    """``text`` with its line breaks kept and every other control character replaced (see
-    :func:`~hybridsearch.display.width.printable`): for multi-line text that quotes a user's
-    or a document's words, such as a plan's description."""
-    return "\n".join(printable(line) for line in text.split("\n"))
+def printable_lines(text: str, width: int | None = None) -> str:
+    """Multi-line text that quotes a user's or a document's words (a plan's description),
+    for a terminal: every control character but the line breaks replaced (see
+    :func:`~hybridsearch.display.width.printable`), and lines wider than ``width`` (None:
+    :func:`terminal_width`) wrapped, their continuation indented by two spaces."""
+    width = max(_MIN_WIDTH, width or terminal_width())
+    lines = []
+    for line in text.split("\n"):
+        line = printable(line)
+        if display_width(line) <= width:
+            lines.append(line)
+            continue
+        indent = line[: len(line) - len(line.lstrip(" "))]
+        first, *rest = wrap(line, width - len(indent)) or [""]
+        lines.append(indent + first)
+        lines.extend(_wrap_indented(" ".join(rest), width, indent + "  "))
+    return "\n".join(lines)
+
+
+def _wrap_indented(text: str, width: int, indent: str) -> list[str]:
+    """``text`` wrapped to ``width`` columns, each line starting with ``indent``."""
+    return [indent + line for line in wrap(text, width - len(indent))]
 
 
 def format_timings(timings: Mapping[str, float]) -> str:

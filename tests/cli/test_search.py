@@ -201,8 +201,8 @@ def test_search_output_fits_80_columns_and_shows_escapes_harmlessly(
     assert main(["search", "--index", str(hostile_index), "honey bees", "--explain"]) == 0
     output = capsys.readouterr().out
     _no_control_characters(output)  # not a terminal: no colour either
+    assert all(len(line) <= 80 for line in output.splitlines()), output
     hit_lines = output[output.index(" 1. ") :].splitlines()
-    assert all(len(line) <= 80 for line in hit_lines), hit_lines
     assert "evil␛]0;pwned␇" in output  # the id, with its escapes made visible
     assert any(line.startswith("    … ") or line.startswith("    Bees") for line in hit_lines)
 

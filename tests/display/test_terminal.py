@@ -199,3 +199,15 @@ def test_format_breakdown_one_line_per_hit():
         "  2. owl  score 0.5000  bm25 rank - score -  dense rank 1 score 0.7000",
     ]
     assert format_breakdown([]) == []
+
+
+def test_printable_lines_keeps_line_breaks_and_wraps_long_lines():
+    from hybridsearch.display.terminal import printable_lines
+
+    text = "query: 'bees\x1b[2J'\n  BM25 terms: " + "term " * 30 + "\nshort"
+    lines = printable_lines(text, width=40).splitlines()
+    assert lines[0] == "query: 'bees␛[2J'"
+    assert lines[1].startswith("  BM25 terms: term") and lines[-1] == "short"
+    assert all(line.startswith("    term") for line in lines[2:-1])
+    assert all(len(line) <= 40 for line in lines)
+    assert " ".join(lines[1:-1]).split().count("term") == 30
