@@ -6,10 +6,9 @@ returns the best sentence with as many neighbours as fit in ``max_chars``; a sen
 than that is cut, at word boundaries, around its densest run of matches.
 
 A hit the dense leg found alone is windowed the same way, by term overlap, not by encoding
-its sentences: the encoder would have to run once per sentence of every such hit shown
-(tens of sentences per query, each costing about what the whole query's encoding does on a
-CPU), which would make a displayed search several times slower than the search itself. Where
-no query term occurs in the passage, the window is its beginning.
+its sentences: the ten hits of a demo query hold about 100 sentences, and encoding them took
+about 14 times as long as the search itself (``benchmarks/snippet_cost.py``). Where no query
+term occurs in the passage, the window is its beginning.
 
 Pure functions over strings: the HTML, terminal and JSON renderers all call
 :func:`best_window`, so they show the same window.
