@@ -127,10 +127,9 @@ def _cell(quality: dict, mode: str, baseline: dict | None) -> str:
     if baseline is None:
         return f"{value:.4f}"
     better, worse = quality[mode]["queries_better_worse"]
-    return (
-        f"{value:.4f} ({value - baseline[mode]['ndcg@10']:+.4f}, "
-        f"p={quality[mode]['ndcg@10_p_value_vs_lucene']:.2f}, {better}+/{worse}-)"
-    )
+    p_value = quality[mode]["ndcg@10_p_value_vs_lucene"]
+    p_text = "p<0.001" if p_value < 0.001 else f"p={p_value:.3f}"
+    return f"{value:.4f} ({value - baseline[mode]['ndcg@10']:+.4f}, {p_text}, {better}+/{worse}-)"
 
 
 def _markdown(results: dict) -> str:
