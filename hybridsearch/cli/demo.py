@@ -10,10 +10,11 @@ from typing import Any
 
 from hybridsearch.cli.options import MODES
 from hybridsearch.display.terminal import format_hits, use_color
+from hybridsearch.display.width import printable
 
 DEMO_INDEX = Path("indexes") / "python-docs"
 DEMO_QUERIES = (
-    "how do I catch several exceptions at once",
+    "how do I catch several exceptions in one except clause",
     "difference between a list and a tuple",
     "what does the yield keyword do",
 )
@@ -52,6 +53,6 @@ def run(args: argparse.Namespace) -> int:
     queries = [args.query] if args.query else list(DEMO_QUERIES)
     for query in queries:
         hits = index.search(query, args.k, mode=args.mode)
-        print(f"\n=== {query}\n")
-        print(format_hits(hits, color=use_color(), max_chars=300))
+        print(f"\n=== {printable(query)}\n")
+        print(format_hits(hits, color=use_color()))
     return 0

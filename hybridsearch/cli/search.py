@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from hybridsearch.cli.options import FUSIONS, MODES, add_model_option, load_index
-from hybridsearch.display.terminal import format_hits, use_color
+from hybridsearch.display.terminal import format_hits, printable_lines, use_color
 from hybridsearch.errors import InvalidInputError
 
 UNITS = ("documents", "passages")
@@ -57,8 +57,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(payload, indent=2, ensure_ascii=False))
         return 0
     if args.explain:
-        print(hits.plan.describe())
-        print(hits.describe_timings())
+        # The plan quotes the query: control characters in it must not reach the terminal.
+        print(printable_lines(hits.plan.describe()))
+        print(printable_lines(hits.describe_timings()))
         print()
     print(format_hits(hits, color=use_color()))
     return 0

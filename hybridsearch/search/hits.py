@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 import numpy as np
 
 from hybridsearch.display.html import hits_to_html
+from hybridsearch.display.snippets import DEFAULT_SNIPPET_CHARS, best_window
 from hybridsearch.display.terminal import format_breakdown, format_timings
 
 if TYPE_CHECKING:
@@ -169,9 +170,26 @@ class Hits(list[Hit]):
         lines.extend(format_breakdown(self))
         return "\n".join(lines)
 
-    def to_dicts(self) -> list[dict[str, Any]]:
-        """Return the hits as JSON-ready data."""
-        return [hit.to_dict() for hit in self]
+    def to_dicts(self, snippet_chars: int = DEFAULT_SNIPPET_CHARS) -> list[dict[str, Any]]:
+        """Return the hits as JSON-ready data, each with a ``snippet`` beside its ``text``.
+
+        The snippet is the passage's best-matching window for the plan's query terms
+        (:func:`~hybridsearch.display.snippets.best_window`, at most ``snippet_chars``
+        characters of the passage, whitespace collapsed, ``…`` where it cuts); ``text`` stays
+        the full passage.
+        """
+        terms = self.plan.query_terms if self.plan is not None else ()
+        dicts = []
+        for hit in self:
+            snippet = best_window(hit.text, terms, self.analyzer, snippet_chars).text
+            # The snippet right after the text, so a reader of the JSON finds them together.
+            data: dict[str, Any] = {}
+            for key, value in hit.to_dict().items():
+                data[key] = value
+                if key == "text":
+                    data["snippet"] = snippet
+            dicts.append(data)
+        return dicts
 
     def _repr_html_(self) -> str:
         terms = self.plan.query_terms if self.plan is not None else ()

@@ -44,6 +44,9 @@ __all__ = ["QueryPlanner"]
 
 
 class _Analyzer(Protocol):
+    """Text in, terms out; queries go through its ``analyze_query`` where it has one (the
+    BM25 :class:`~hybridsearch.sparse.analysis.Analyzer`: query-only stopwords)."""
+
     def __call__(self, text: str) -> list[str]: ...
 
 
@@ -106,7 +109,7 @@ class QueryPlanner:
             raise InvalidInputError(f"query must be a string, got {type(query).__name__}")
         if not query.strip():
             raise InvalidInputError("query is empty (or only whitespace); expected some text")
-        terms = self.analyzer(query)
+        terms = getattr(self.analyzer, "analyze_query", self.analyzer)(query)
         known = set(self.source.bm25.known_terms(terms))
         query_terms = tuple(term for term in terms if term in known)
         unknown_terms = tuple(dict.fromkeys(term for term in terms if term not in known))

@@ -15,24 +15,14 @@ from typing import Any
 
 from hybridsearch.errors import InvalidInputError
 from hybridsearch.settings import Settings
-from hybridsearch.validation import check_choice, string_list
+from hybridsearch.sparse.stopwords import LUCENE_ENGLISH_STOPWORDS, QUESTION_WORDS, stopword_tuple
+from hybridsearch.validation import check_choice
 
 __all__ = ["DEFAULT_TOKEN_PATTERN", "LUCENE_ENGLISH_STOPWORDS", "Analyzer", "AnalyzerSettings"]
 
 #: Words of two or more word characters, as scikit-learn's and bm25s's default tokenisers.
 #: Single characters ("a", "x", "2") carry little for ranking and are dropped.
 DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
-
-#: Lucene's English stopword set (``EnglishAnalyzer.ENGLISH_STOP_WORDS_SET``), also bm25s's
-#: ``"en"`` list. Kept short on purpose: longer lists remove words such as "not" or "between"
-#: that matter for scientific and medical queries.
-LUCENE_ENGLISH_STOPWORDS: frozenset[str] = frozenset(
-    {
-        "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into",
-        "is", "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then",
-        "there", "these", "they", "this", "to", "was", "will", "with",
-    }
-)  # fmt: skip
 
 # nltk 3's Snowball stemmer names, so settings validate without importing nltk (about 2 s);
 # a name outside this list is looked up in the installed nltk, which may know more.
@@ -55,7 +45,14 @@ class AnalyzerSettings(Settings):
         stopwords: The stopwords removed, as a sorted tuple of lowercase words (empty: none).
             Written out in full, so an index keeps analysing queries as it analysed its
             passages even if a later release changes the default list. ``True`` (Lucene's
-            English list), ``False`` or any iterable of words are accepted and normalised.
+            English list), ``False``, a list's name (``"lucene"``, ``"full"``, see
+            :mod:`hybridsearch.sparse.stopwords`) or any iterable of words are accepted and
+            normalised.
+        query_stopwords: Words removed from queries only, after ``stopwords`` (passages keep
+            them): ``True`` or ``"questions"`` for
+            :data:`~hybridsearch.sparse.stopwords.QUESTION_WORDS` ("how", "what", "do", ...),
+            ``False`` or an empty list for none (the default), or any iterable of words. An
+            index written before this field existed reads as none.
         stemmer: A Snowball language name (``"english"``, ``"porter"``, ``"german"``, ...),
             or None for no stemming.
     """
@@ -65,10 +62,28 @@ class AnalyzerSettings(Settings):
     lowercase: bool = True
     stopwords: tuple[str, ...] = tuple(sorted(LUCENE_ENGLISH_STOPWORDS))
     stemmer: str | None = "english"
+    query_stopwords: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "stopwords", _normalise_stopwords(self.stopwords))
+        object.__setattr__(
+            self,
+            "stopwords",
+            stopword_tuple(self.stopwords, "stopwords", default=LUCENE_ENGLISH_STOPWORDS),
+        )
+        object.__setattr__(
+            self,
+            "query_stopwords",
+            stopword_tuple(self.query_stopwords, "query_stopwords", default=QUESTION_WORDS),
+        )
         super().__post_init__()
+
+    @classmethod
+    def from_dict(cls, data: Any, *, where: str = "settings") -> AnalyzerSettings:
+        """Read settings written by :meth:`to_dict`, strictly, as the base class does; a
+        manifest written before ``query_stopwords`` existed reads as none (what it did)."""
+        if isinstance(data, Mapping) and "query_stopwords" not in data:
+            data = {**data, "query_stopwords": []}
+        return super().from_dict(data, where=where)
 
     def validate(self) -> None:
         """Raise :class:`~hybridsearch.errors.InvalidInputError` naming a bad field."""
@@ -102,8 +117,11 @@ class Analyzer:
         stemmer: A Snowball language name (``"english"``, ``"porter"``, ``"german"``, ... any
             name in ``nltk.stem.snowball.SnowballStemmer.languages``), or ``None`` for no
             stemming.
-        stopwords: ``True`` for :data:`LUCENE_ENGLISH_STOPWORDS`, ``False`` for none, or an
-            iterable of custom stopwords (case-insensitive).
+        stopwords: ``True`` for :data:`LUCENE_ENGLISH_STOPWORDS`, ``False`` for none, a list's
+            name (``"lucene"``, ``"full"``), or an iterable of custom stopwords
+            (case-insensitive).
+        query_stopwords: Words :meth:`analyze_query` also drops (queries only): ``True`` or
+            ``"questions"`` for the question words, ``False`` (default) for none, or words.
         tokenizer: A callable from text to a list of tokens, used instead of the regex. It
             receives the text after lowercasing (when ``lowercase`` is on).
         lowercase: Lowercase the text before tokenising.
@@ -117,7 +135,8 @@ class Analyzer:
         self,
         *,
         stemmer: str | None = "english",
-        stopwords: bool | Iterable[str] = True,
+        stopwords: bool | str | Iterable[str] = True,
+        query_stopwords: bool | str | Iterable[str] = False,
         tokenizer: Callable[[str], list[str]] | None = None,
         lowercase: bool = True,
         token_pattern: str = DEFAULT_TOKEN_PATTERN,
@@ -130,6 +149,7 @@ class Analyzer:
             lowercase=lowercase,
             stopwords=stopwords,  # type: ignore[arg-type]  # normalised by the settings
             stemmer=stemmer,
+            query_stopwords=query_stopwords,  # type: ignore[arg-type]  # normalised too
         )
         self._configure(settings, tokenizer)
 
@@ -177,6 +197,7 @@ class Analyzer:
         self._lowercase = settings.lowercase
         self._custom_tokenizer = tokenizer
         self._stopwords = frozenset(settings.stopwords)
+        self._query_stopwords = frozenset(settings.query_stopwords) - self._stopwords
         self._stem = _make_stemmer(settings.stemmer)
         # token -> stem; filled lazily. Bounded by the vocabulary of what was analysed.
         self._stem_cache: dict[str, str] = {}
@@ -196,6 +217,21 @@ class Analyzer:
         if not isinstance(text, str):
             raise InvalidInputError(f"Analyzer expects a str, got {type(text).__name__}")
         return self._analyze(text)
+
+    def analyze_query(self, text: str) -> list[str]:
+        """Analyse a query: as :meth:`__call__`, then drop the ``query_stopwords`` too.
+
+        Passages are analysed with :meth:`__call__`. A query made only of such words ("how
+        do I") keeps them, rather than searching for nothing.
+
+        Raises:
+            InvalidInputError: ``text`` is not a str.
+        """
+        if not isinstance(text, str):
+            raise InvalidInputError(f"Analyzer expects a str, got {type(text).__name__}")
+        if not self._query_stopwords:
+            return self._analyze(text)
+        return self._analyze(text, self._query_stopwords) or self._analyze(text)
 
     def analyze_many(self, texts: Iterable[str]) -> list[list[str]]:
         """Analyse many texts; the stem cache is shared across them, which is what makes it fast.
@@ -218,13 +254,13 @@ class Analyzer:
             analyzed.append(self._analyze(text))
         return analyzed
 
-    def _analyze(self, text: str) -> list[str]:
+    def _analyze(self, text: str, extra_stopwords: frozenset[str] = frozenset()) -> list[str]:
         if self._lowercase:
             text = text.lower()
         tokens = self._split(text)
         if self._custom_tokenizer is not None:
             _check_custom_tokens(tokens)
-        stopwords = self._stopwords
+        stopwords = self._stopwords | extra_stopwords if extra_stopwords else self._stopwords
         if stopwords and not self._lowercase:
             tokens = [token for token in tokens if token.lower() not in stopwords]
         elif stopwords:
@@ -259,6 +295,11 @@ class Analyzer:
         return self._stopwords
 
     @property
+    def query_stopwords(self) -> frozenset[str]:
+        """The words only queries drop (besides :attr:`stopwords`); empty when off."""
+        return self._query_stopwords
+
+    @property
     def lowercase(self) -> bool:
         """Whether text is lowercased before tokenising."""
         return self._lowercase
@@ -284,20 +325,11 @@ class Analyzer:
             if self._stopwords == LUCENE_ENGLISH_STOPWORDS
             else (f"{len(self._stopwords)} custom" if self._stopwords else "off")
         )
+        query_only = f", query_stopwords={len(self._query_stopwords)}" * bool(self._query_stopwords)
         return (
-            f"Analyzer(stemmer={self.stemmer!r}, stopwords={stopwords}, "
+            f"Analyzer(stemmer={self.stemmer!r}, stopwords={stopwords}{query_only}, "
             f"tokenizer={self._settings.tokenizer}, lowercase={self._lowercase})"
         )
-
-
-def _normalise_stopwords(stopwords: bool | Iterable[str]) -> tuple[str, ...]:
-    """Turn a ``stopwords`` argument into a sorted tuple of distinct lowercase words."""
-    if stopwords is True:
-        return tuple(sorted(LUCENE_ENGLISH_STOPWORDS))
-    if stopwords is False:
-        return ()
-    words = string_list("stopwords", stopwords, what="words (or True, or False)")
-    return tuple(sorted({word.lower() for word in words}))
 
 
 def _check_pattern(pattern: object) -> None:

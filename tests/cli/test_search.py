@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import pytest
 
 from hybridsearch.cli.main import main
 from tests.cli.support import (
@@ -155,3 +158,97 @@ def test_bad_filters_are_one_line(tagged_index, capsys):
     }.items():
         status, _, err = _search(capsys, tagged_index, "fish", "--filter", spec)
         assert_failed(status, err, *fragments)
+
+
+# -- the terminal: width, control characters, colour (issue 14 item 10, issue 15) -----------
+
+ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x1b]52;c;ZXZpbA==\x07\x9b31m\u202e"
+HOSTILE_DOCS = [
+    (
+        f"evil{ESCAPES}id",
+        f"Bees {ESCAPES} make honey from nectar. " + "Hives hold many thousands of bees. " * 12,
+        {},
+    ),
+    ("plain", "Wasps make paper nests; some of them eat honey too.", {}),
+]
+
+
+@pytest.fixture(scope="module")
+def hostile_index(tmp_path_factory) -> Path:
+    """An index whose documents hold terminal escape sequences in ids, titles and texts."""
+    folder = tmp_path_factory.mktemp("hostile")
+    corpus = folder / "hostile.jsonl"
+    with open(corpus, "w", encoding="utf-8") as lines:
+        for doc_id, text, _ in HOSTILE_DOCS:
+            record = {"id": doc_id, "title": f"Title {ESCAPES} " + "long " * 30, "text": text}
+            lines.write(json.dumps(record) + "\n")
+    assert main(["build", str(corpus), "--index", str(folder / "index"), "--no-progress"]) == 0
+    return folder / "index"
+
+
+def _no_control_characters(output: str) -> None:
+    for character in output:
+        code = ord(character)
+        assert code >= 0x20 or character == "\n", repr(output)
+        assert not 0x7F <= code <= 0x9F and character != "\u202e", repr(output)
+
+
+def test_search_output_fits_80_columns_and_shows_escapes_harmlessly(
+    hostile_index, capsys, monkeypatch
+):
+    monkeypatch.setenv("COLUMNS", "80")
+    capsys.readouterr()
+    assert main(["search", "--index", str(hostile_index), "honey bees", "--explain"]) == 0
+    output = capsys.readouterr().out
+    _no_control_characters(output)  # not a terminal: no colour either
+    assert all(len(line) <= 80 for line in output.splitlines()), output
+    hit_lines = output[output.index(" 1. ") :].splitlines()
+    assert "evil␛]0;pwned␇" in output  # the id, with its escapes made visible
+    assert any(line.startswith("    … ") or line.startswith("    Bees") for line in hit_lines)
+
+
+def test_search_json_keeps_texts_unchanged(hostile_index, capsys):
+    payload = search_json(capsys, hostile_index, "honey bees")
+    by_id = {hit["doc_id"]: hit for hit in payload["hits"]}
+    doc_id, text, _ = HOSTILE_DOCS[0]
+    assert by_id[doc_id]["text"] == text
+    assert ESCAPES in by_id[doc_id]["title"]
+    assert by_id[doc_id]["snippet"].startswith(f"Bees {ESCAPES} make honey")
+
+
+def test_colour_only_on_a_terminal_and_lines_fit_it(hostile_index, monkeypatch):
+    # stdout is a real pseudo-terminal 60 columns wide: colour on, every line (codes aside)
+    # fits the width the terminal reports.
+    import fcntl
+    import os
+    import re
+    import struct
+    import sys
+    import termios
+
+    leader, follower = os.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 60, 0, 0))
+    for name in ("NO_COLOR", "COLUMNS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    chunks = []
+    with open(follower, "w", encoding="utf-8", closefd=True) as terminal:
+        monkeypatch.setattr(sys, "stdout", terminal)
+        assert main(["search", "--index", str(hostile_index), "honey bees"]) == 0
+        terminal.flush()
+        os.set_blocking(leader, False)
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    os.close(leader)
+    output = b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
+    assert "\x1b[1m" in output and "\x1b[1;33m" in output  # bold headings, marked terms
+    plain = re.sub(r"\x1b\[(?:1|1;33|0)m", "", output)
+    _no_control_characters(plain)
+    lines = plain.splitlines()
+    assert all(len(line) <= 60 for line in lines) and max(map(len, lines)) > 50, lines

@@ -35,6 +35,7 @@ class TableReader(HTMLParser):
         self.tables: list[list[tuple[str | None, list[str]]]] = []
         self.headings: list[str] = []
         self.tags: list[str] = []
+        self.styles: dict[str, list[str]] = {}  # tag -> the style attributes, in order
         self.marked: list[str] = []
         self._cell: list[str] | None = None
         self._heading: list[str] | None = None
@@ -42,6 +43,9 @@ class TableReader(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append(tag)
+        style = dict(attrs).get("style")
+        if style is not None:
+            self.styles.setdefault(tag, []).append(style)
         if tag == "table":
             self.tables.append([])
         elif tag == "tr":

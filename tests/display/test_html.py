@@ -35,11 +35,11 @@ def test_repr_html_escapes_passage_title_and_doc_id():
         assert "R&amp;D" in page and "&quot;quoted&quot;" in page
         reader = read_page(page)
         # The only tags are the table's own: nothing the document holds became markup.
-        assert set(reader.tags) <= {"style", "table", "tr", "th", "td", "b", "br"}
+        assert set(reader.tags) <= {"table", "colgroup", "col", "tr", "th", "td", "b", "br"}
         (table,) = reader.tables
         _header, (_row_class, cells) = table
         assert cells[1] == f"doc{HOSTILE}"
-        assert cells[7] == f"title {HOSTILE}before {HOSTILE} after"
+        assert cells[5] == f"title {HOSTILE}before {HOSTILE} after"
 
 
 def test_table_columns_show_rank_scores_and_missing_legs():
@@ -50,26 +50,56 @@ def test_table_columns_show_rank_scores_and_missing_legs():
         "rank",
         "document",
         "score",
-        "BM25 rank",
-        "BM25 score",
-        "dense rank",
-        "dense score",
+        "BM25 rank (score)",
+        "dense rank (score)",
         "passage",
     ]
-    assert cells[:7] == ["2", "d1", "0.5000", "3", "7.25", "–", "–"]
+    assert cells[:5] == ["2", "d1", "0.5000", "3 (7.25)", "–"]
 
 
 def test_dense_score_has_three_decimals():
     hit = make_hit("d1", dense_rank=1, dense_score=0.87654)
     (table,) = read_page(hits_to_html([hit])).tables
-    assert table[1][1][5:7] == ["1", "0.877"]
+    assert table[1][1][4] == "1 (0.877)"
 
 
-def test_long_passages_are_cut_without_breaking_escapes():
-    text = "&" * 50
-    page = hits_to_html([make_hit("d1", text=text)], max_chars=10)
-    (table,) = read_page(page).tables
-    assert table[1][1][7] == "&" * 10 + " …"
+def test_long_passages_show_a_snippet_and_fold_the_full_text_without_breaking_escapes():
+    text = "&" * 50 + " & apples. " + "pears & plums. " * 10
+    page = hits_to_html([make_hit("d1", text=text)], max_chars=20, query_terms=("plums",))
+    reader = read_page(page)
+    (table,) = reader.tables
+    # The snippet (the best window: the first sentence naming plums), then the folded
+    # passage: its summary, then the text as it is, every "&" escaped once.
+    assert table[1][1][5] == "… pears & plums. …full passage (211 characters)" + text
+    assert "&amp;" * 50 + " &amp; apples." in page and "&amp;amp;" not in page
+    assert reader.marked[0] == "plums"
+    assert {"details", "summary"} <= set(reader.tags)
+
+
+def test_a_passage_that_fits_is_not_folded():
+    page = hits_to_html([make_hit("d1", text="A short passage.\n  Indented.")])
+    assert "<details" not in page
+    assert read_page(page).tables[0][1][1][5] == "A short passage. Indented."
+
+
+def test_cells_set_their_own_alignment_and_the_table_its_width():
+    # Notebook front ends right-align cells with selectors that beat a <style> block, so
+    # every cell carries its alignment in its own style attribute.
+    page = hits_to_html([make_hit("d1", text="prose " * 80, title="Title", bm25_rank=1)])
+    styles = read_page(page).styles
+    assert "table-layout:fixed;width:100%;max-width:100%" in styles["table"][0]
+    header_cells, *row_cells = styles["th"], styles["td"]
+    assert all("text-align:left" in style for style in header_cells)
+    (cells,) = row_cells
+    assert ["text-align:right" in style for style in cells] == [
+        True,
+        False,
+        True,
+        True,
+        True,
+        False,
+    ]
+    assert "text-align:left" in cells[5] and "overflow-wrap:anywhere" in cells[5]
 
 
 def test_hits_are_duck_typed():
@@ -86,7 +116,7 @@ def test_hits_are_duck_typed():
         dense_score=0.25,
     )
     reader = read_page(hits_to_html([hit], query_terms=("except",), analyzer=Analyzer()))
-    assert reader.tables[0][1][1][:7] == ["1", "plain", "0.5000", "–", "–", "2", "0.250"]
+    assert reader.tables[0][1][1][:5] == ["1", "plain", "0.5000", "–", "2 (0.250)"]
     assert reader.marked == ["exceptions"]
 
 

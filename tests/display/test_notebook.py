@@ -12,9 +12,13 @@ from __future__ import annotations
 import ast
 import importlib
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
+
+from tests.display import browser
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -87,8 +91,15 @@ def test_quickstart_opens_indexes_with_open_or_build():
     assert not any("HybridIndex.build(" in source or ".save(" in source for source in sources)
 
 
-@pytest.mark.slow
-def test_quickstart_runs_top_to_bottom(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def executed_quickstart(tmp_path_factory):
+    """The quickstart run top to bottom on a real kernel, in quick mode (see the module
+    docstring); shared by the test of its outputs and the browser test.
+
+    ``HYBRIDSEARCH_TEST_DEMO_INDEX=indexes/python-docs`` starts from a copy of a demo index
+    built before (the notebook reuses it when documents and settings match), which saves
+    the encoding when making screenshots on a slow machine.
+    """
     from hybridsearch import HybridIndex
 
     if not hasattr(HybridIndex, "open_or_build"):
@@ -98,30 +109,44 @@ def test_quickstart_runs_top_to_bottom(tmp_path, monkeypatch):
     pytest.importorskip("ipykernel")
     pytest.importorskip("matplotlib")
 
+    tmp_path = tmp_path_factory.mktemp("quickstart")
     index_root = tmp_path / "indexes"
     results_dir = tmp_path / "results"
     results_dir.mkdir()
     (results_dir / "fakeset.json").write_text(json.dumps(FAKE_BEIR_RESULT))
     (results_dir / "other.json").write_text(json.dumps({"benchmark": "bm25_speed"}))
-    # The kernel inherits this process's environment.
-    monkeypatch.setenv("HYBRIDSEARCH_INDEX_DIR", str(index_root))
-    monkeypatch.setenv("HYBRIDSEARCH_RESULTS_DIR", str(results_dir))
-    monkeypatch.setenv("HYBRIDSEARCH_NOTEBOOK_QUICK", "1")
-    # ipykernel picks its inline backend only when no backend is forced (CI may set Agg).
-    monkeypatch.delenv("MPLBACKEND", raising=False)
+    seed = os.environ.get("HYBRIDSEARCH_TEST_DEMO_INDEX")
+    if seed:  # a demo index built already: the notebook reuses it if it still matches
+        shutil.copytree(seed, index_root / "python-docs")
     notebooks_before = sorted(path.name for path in NOTEBOOKS_DIR.iterdir())
     repo_demo_index = REPO_ROOT / "indexes" / "python-docs"
     repo_demo_existed = repo_demo_index.exists()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        # The kernel inherits this process's environment.
+        monkeypatch.setenv("HYBRIDSEARCH_INDEX_DIR", str(index_root))
+        monkeypatch.setenv("HYBRIDSEARCH_RESULTS_DIR", str(results_dir))
+        monkeypatch.setenv("HYBRIDSEARCH_NOTEBOOK_QUICK", "1")
+        # ipykernel picks its inline backend only when no backend is forced (CI may set Agg).
+        monkeypatch.delenv("MPLBACKEND", raising=False)
+        notebook = nbformat.read(QUICKSTART, as_version=4)
+        client = nbclient.NotebookClient(
+            notebook,
+            kernel_name="python3",
+            timeout=300,
+            resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
+        )
+        client.execute()  # raises CellExecutionError on the first cell that fails
 
-    notebook = nbformat.read(QUICKSTART, as_version=4)
-    client = nbclient.NotebookClient(
-        notebook,
-        kernel_name="python3",
-        timeout=300,
-        resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
-    )
-    client.execute()  # raises CellExecutionError on the first cell that fails
+    assert (index_root / "python-docs" / "manifest.json").is_file()
+    assert not (index_root / "scifact").exists()  # quick mode never builds the BEIR index
+    assert sorted(path.name for path in NOTEBOOKS_DIR.iterdir()) == notebooks_before
+    assert repo_demo_index.exists() == repo_demo_existed
+    return notebook
 
+
+@pytest.mark.slow
+def test_quickstart_runs_top_to_bottom(executed_quickstart):
+    notebook = executed_quickstart
     cells = _cells_by_tag(notebook)
     (search_table,) = _outputs_of_type(cells["search"], "text/html")
     assert "<table" in search_table and "<mark>" in search_table
@@ -138,7 +163,33 @@ def test_quickstart_runs_top_to_bottom(tmp_path, monkeypatch):
     assert comparison.count("<table") == 3
     assert _outputs_of_type(cells["plot"], "image/png")
 
-    assert (index_root / "python-docs" / "manifest.json").is_file()
-    assert not (index_root / "scifact").exists()  # quick mode never builds the BEIR index
-    assert sorted(path.name for path in NOTEBOOKS_DIR.iterdir()) == notebooks_before
-    assert repo_demo_index.exists() == repo_demo_existed
+
+#: The README's pictures, by the tag of the cell whose output they show.
+SCREENSHOTS = {"search": "notebook_hits.png", "compare": "notebook_compare.png"}
+
+
+@pytest.mark.slow
+def test_quickstart_in_a_browser(executed_quickstart, tmp_path):
+    """The rendered notebook in headless Chromium at 1000, 1300 and 1400 px: no output table
+    wider than its output area, no cell overflowing, nothing outside the tables, passage
+    cells left-aligned. Screenshots go to the test's temporary folder (and to
+    ``HYBRIDSEARCH_SCREENSHOT_DIR`` when set: that is how ``docs/`` pictures are made)."""
+    pytest.importorskip("nbconvert")
+    reason = browser.chromium_missing_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    html_path = browser.render_html(executed_quickstart, tmp_path / "quickstart.html")
+    with browser.open_page(html_path, tmp_path / "chromium-profile", 1300) as page:
+        for width in (1000, 1400, 1300):
+            measured = browser.layout_problems(page, width)
+            assert measured["problems"] == [], (width, measured["problems"])
+            # The search cell's table, three in the comparison, one in the BEIR part's
+            # absence: at least four hit tables, every passage cell left-aligned.
+            assert measured["hitTables"] >= 4 and measured["passageCells"] >= 15
+            assert measured["passageAlignments"] in (["left"], ["start"]), measured
+        saved = browser.screenshot_outputs(page, SCREENSHOTS, tmp_path)
+    assert all(path.stat().st_size > 10_000 for path in saved)
+    target = os.environ.get("HYBRIDSEARCH_SCREENSHOT_DIR")
+    if target:
+        for path in saved:
+            shutil.copy(path, Path(target) / path.name)

@@ -137,3 +137,15 @@ def test_batch_equals_one_by_one(planner):
 def test_timings_name_the_legs(planner):
     hits = search(planner, "alpha beta")
     assert {"encode", "bm25", "dense", "fusion", "total"} <= set(hits.timings)
+
+
+def test_the_plan_analyses_queries_with_the_query_stopwords():
+    # Words dropped from queries only (AnalyzerSettings.query_stopwords) never reach BM25.
+    from hybridsearch.sparse.analysis import Analyzer
+
+    planner = make_planner()
+    planner.analyzer = Analyzer(stemmer=None, stopwords=False, query_stopwords=["how", "do"])
+    word = random_queries(1)[0].split()[0]
+    plan = planner.plan(f"how do {word}", SearchOptions())
+    assert plan.query_terms == (word,)
+    assert planner.plan("how do", SearchOptions()).query_terms == ()  # kept, but unknown

@@ -196,6 +196,7 @@ def test_settings_record_the_full_stopword_list_and_pattern():
         "lowercase": True,
         "stopwords": sorted(LUCENE_ENGLISH_STOPWORDS),
         "stemmer": "english",
+        "query_stopwords": [],
     }
     assert AnalyzerSettings() == Analyzer().settings
 
@@ -297,3 +298,43 @@ def test_scifact_is_analysed_quickly():
     assert len(analyzed) == 5183
     # About 0.5 s on the development machine; generous for a shared, noisy CI box.
     assert elapsed < 10
+
+
+def test_query_stopwords_drop_words_from_queries_only():
+    analyzer = Analyzer(query_stopwords=True)
+    question = "How do I catch several exceptions at once?"
+    assert analyzer(question) == ["how", "do", "catch", "sever", "except", "onc"]
+    assert analyzer.analyze_query(question) == ["catch", "sever", "except", "onc"]
+    # Passages keep them: "do" and "how" stay terms of the text an index stores.
+    assert analyzer.analyze_many(["How to do it"]) == [["how", "do"]]
+    # Without query stopwords a query is analysed as a passage is.
+    assert Analyzer().analyze_query(question) == Analyzer()(question)
+
+
+def test_a_query_of_question_words_only_keeps_them():
+    analyzer = Analyzer(query_stopwords=["how", "do"])
+    assert analyzer.analyze_query("How do?") == ["how", "do"]
+    assert analyzer.analyze_query("how do sets") == ["set"]
+
+
+def test_stopword_lists_by_name():
+    full = AnalyzerSettings(stopwords="full")
+    assert len(full.stopwords) == 153 and {"how", "do", "once", "between"} <= set(full.stopwords)
+    assert set(LUCENE_ENGLISH_STOPWORDS) <= set(full.stopwords)
+    assert not any("'" in word for word in full.stopwords)
+    assert AnalyzerSettings(stopwords="lucene") == AnalyzerSettings()
+    assert AnalyzerSettings(query_stopwords="questions") == AnalyzerSettings(query_stopwords=True)
+    assert "how" in AnalyzerSettings(query_stopwords=True).query_stopwords
+    assert Analyzer(stopwords="full")("how do I catch it at once") == ["catch"]
+    with pytest.raises(InvalidInputError, match="query_stopwords: unknown stopword list 'nltk'"):
+        AnalyzerSettings(query_stopwords="nltk")
+
+
+def test_query_stopwords_round_trip_and_old_manifests_read_as_none():
+    settings = AnalyzerSettings(query_stopwords=["Why", "how"])
+    data = json.loads(json.dumps(settings.to_dict()))
+    assert data["query_stopwords"] == ["how", "why"]
+    assert AnalyzerSettings.from_dict(data) == settings
+    # A manifest written before the field existed: queries were analysed as passages.
+    del data["query_stopwords"]
+    assert AnalyzerSettings.from_dict(data).query_stopwords == ()

@@ -1,0 +1,35 @@
+"""Tests of hybridsearch.search.hits: the JSON form of hits carries a snippet beside the text."""
+
+from __future__ import annotations
+
+import json
+
+from hybridsearch.search.hits import Hit, Hits
+from hybridsearch.sparse.analysis import Analyzer
+from tests.display.support import StubPlan
+
+TEXT = (
+    "Lists are mutable sequences. " * 6
+    + "Tuples are immutable sequences. "
+    + "Ranges are sequences of numbers. " * 6
+)
+
+
+def _hits(terms: tuple[str, ...]) -> Hits:
+    hit = Hit(rank=1, doc_id="seq", passage_id=0, score=1.0, text=TEXT, title="Sequences")
+    return Hits([hit], plan=StubPlan("tuples", terms), analyzer=Analyzer())
+
+
+def test_to_dicts_puts_the_best_window_beside_the_full_text():
+    (data,) = json.loads(json.dumps(_hits(("tupl",)).to_dicts(snippet_chars=70)))
+    keys = list(data)
+    assert keys[keys.index("text") + 1] == "snippet"
+    assert data["text"] == TEXT  # the full passage is still there
+    assert data["snippet"] == "… Tuples are immutable sequences. Ranges are sequences of numbers. …"
+
+
+def test_without_query_terms_the_snippet_is_the_beginning():
+    (data,) = _hits(()).to_dicts(snippet_chars=60)
+    assert data["snippet"] == "Lists are mutable sequences. Lists are mutable sequences. …"
+    (data,) = Hits(_hits(())).to_dicts()  # no plan, no analyzer
+    assert data["snippet"].startswith("Lists are mutable sequences.")
