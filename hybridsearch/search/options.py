@@ -43,8 +43,9 @@ class SearchOptions(Settings):
     Attributes:
         k: Results wanted.
         mode: ``hybrid`` (both legs, fused), ``bm25`` or ``dense``.
-        fusion: ``rrf`` (reciprocal rank fusion) or ``convex`` (weighted sum of normalised
-            scores).
+        fusion: ``rrf`` (reciprocal rank fusion), ``convex`` (weighted sum of normalised
+            scores) or ``dbsf`` (weighted sum of scores normalised by each list's mean +- 3
+            std, Qdrant's distribution-based score fusion).
         unit: ``documents`` (each document once, its best passage shown) or ``passages``.
         depth: The candidate window: passages each leg returns (default 100), independent of
             ``k``; the legs go deeper only when ``k`` exceeds it or, for documents, when fewer

@@ -39,6 +39,7 @@ from hybridsearch.search.hits import Hits, PassageLookup, make_hit
 from hybridsearch.search.legs import DenseSearcher, LegRanking, SparseSearcher, run_bm25, run_dense
 from hybridsearch.search.options import SearchOptions
 from hybridsearch.search.plan import Plan
+from hybridsearch.search.tuned import TunedFusion
 
 __all__ = ["QueryPlanner"]
 
@@ -79,6 +80,8 @@ class QueryPlanner:
         encoder: The query encoder; must be the model the vectors were made with.
         model_identity: The identity of the model the vectors were made with.
         source: The view searched (legs, passages, filters): see :class:`SearchSource`.
+        tuned: The index's tuned fusion, if it has one; a plan that fuses as it says notes
+            it (how many queries it was tuned on, and what that measured).
     """
 
     def __init__(
@@ -88,11 +91,13 @@ class QueryPlanner:
         encoder: _QueryEncoder,
         model_identity: Any,
         source: SearchSource,
+        tuned: TunedFusion | None = None,
     ) -> None:
         self.analyzer = analyzer
         self.encoder = encoder
         self.model_identity = model_identity
         self.source = source
+        self.tuned = tuned
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -121,6 +126,8 @@ class QueryPlanner:
             )
             notes = (*notes, f"dense leg: {method}")
         fusion = options.fusion if len(legs) > 1 else None
+        if fusion is not None and self.tuned is not None and self.tuned.applies_to(options):
+            notes = (*notes, self.tuned.note())
         window = max(options.k, options.depth)
         return Plan(
             query=query,
@@ -148,6 +155,18 @@ class QueryPlanner:
         query_vectors, encode_ms = self._encode_queries(plans)
         return [
             self._run_plan(plan, query_vectors.get(number), encode_ms)
+            for number, plan in enumerate(plans)
+        ]
+
+    def leg_rankings(self, plans: Sequence[Plan]) -> list[dict[str, LegRanking]]:
+        """Each plan's legs run once at the plan's depth, unfused (what tuning scores).
+
+        Tuning fuses these lists under many settings, so each leg runs once per query
+        (no deepening: the first pass's candidates are what every setting sees).
+        """
+        query_vectors, _ = self._encode_queries(plans)
+        return [
+            self._run_legs(plan, query_vectors.get(number), plan.depth, {})
             for number, plan in enumerate(plans)
         ]
 
@@ -222,12 +241,15 @@ def _legs_to_run(mode: str, has_terms: bool, knows_terms: bool) -> tuple[tuple[s
 def _fusion_params(
     fusion: str | None, legs: tuple[str, ...], options: SearchOptions
 ) -> dict[str, Any]:
-    """What the plan shows of the fusion: its constant or normalisation, and the weights."""
+    """What the plan shows of the fusion: its constant or normalisation (none for DBSF), and
+    the weights."""
     if fusion is None:
         return {}
-    params: dict[str, Any] = (
-        {"k": options.rrf_k} if fusion == "rrf" else {"normalization": options.normalization}
-    )
+    params: dict[str, Any] = {}
+    if fusion == "rrf":
+        params["k"] = options.rrf_k
+    elif fusion == "convex":
+        params["normalization"] = options.normalization
     params["weights"] = {leg: options.weights[leg] for leg in legs}
     return params
 
