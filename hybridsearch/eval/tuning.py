@@ -122,6 +122,8 @@ class TuningResult:
         folds: Folds of the cross-validation.
         metric: The metric (``ndcg@10``).
         warnings: The fused-below-a-leg warnings raised.
+        table: Every setting tried with its metric on all the queries (in-sample), in grid
+            order.
     """
 
     tuned: TunedFusion
@@ -134,6 +136,7 @@ class TuningResult:
     folds: int
     metric: str
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    table: tuple[tuple[str, float], ...] = field(default_factory=tuple)
 
     def report(self) -> str:
         """The estimates, each leg alone beside fusion, and what was kept, as a few lines."""
@@ -332,6 +335,9 @@ def _result(
         folds=folds,
         metric=metric,
         warnings=tuple(messages),
+        table=tuple(
+            (setting.describe(), float(matrix[n].mean())) for n, setting in enumerate(settings)
+        ),
     )
 
 
