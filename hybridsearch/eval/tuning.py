@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -30,7 +30,7 @@ from hybridsearch.errors import InvalidInputError
 from hybridsearch.eval.metrics import evaluate_per_query, run_from_ranked
 from hybridsearch.search.fusion import DEFAULT_RRF_K, fuse
 from hybridsearch.search.options import LEGS
-from hybridsearch.search.tuned import TunedFusion
+from hybridsearch.search.tuned import ESTIMATED, TunedFusion
 from hybridsearch.validation import positive_int
 
 __all__ = [
@@ -66,12 +66,14 @@ class FusionSetting:
         weights: ``(bm25 weight, dense weight)``.
         rrf_k: RRF's constant (RRF only).
         normalization: ``minmax`` or ``zscore`` (convex only).
+        bm25_feedback: ``none``, or ``rm3``: the BM25 list fused is the RM3-expanded one.
     """
 
     fusion: str
     weights: tuple[float, float] = (1.0, 1.0)
     rrf_k: float = DEFAULT_RRF_K
     normalization: str = "minmax"
+    bm25_feedback: str = "none"
 
     def search_options(self) -> dict[str, Any]:
         """The setting as search options (``fusion``, ``rrf_k``, ``normalization``, ``weights``)."""
@@ -80,6 +82,7 @@ class FusionSetting:
             "rrf_k": self.rrf_k,
             "normalization": self.normalization,
             "weights": dict(zip(LEGS, self.weights, strict=True)),
+            "bm25_feedback": self.bm25_feedback,
         }
 
     def describe(self) -> str:
@@ -90,7 +93,8 @@ class FusionSetting:
             "dbsf": "dbsf",
         }[self.fusion]
         bm25_weight, dense_weight = self.weights
-        return f"{method}, bm25 {bm25_weight:.3g} : dense {dense_weight:.3g}"
+        bm25 = "bm25+rm3" if self.bm25_feedback == "rm3" else "bm25"
+        return f"{method}, {bm25} {bm25_weight:.3g} : dense {dense_weight:.3g}"
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,8 @@ class LegCandidates:
     """One query's legs, computed once: what every fusion setting is scored from.
 
     Attributes:
-        legs: Leg name -> ``(passage id, score)`` pairs, best first (ties by passage id).
+        legs: Leg name -> ``(passage id, score)`` pairs, best first (ties by passage id);
+            ``bm25+rm3``, when present, is the BM25 leg with RM3 feedback.
         doc_ids: Passage id -> the id of its document, for every passage in ``legs``.
     """
 
@@ -157,16 +162,27 @@ class TuningResult:
             lines.append(
                 f"kept: {self.tuned.kept} dominant (the other leg weighted 0): fusion did not "
                 f"beat {self.tuned.kept} alone on these queries"
+                + (" (with RM3 feedback)" if self.tuned.bm25_feedback == "rm3" else "")
             )
         lines.extend(f"warning: {message}" for message in self.warnings)
         return "\n".join(lines)
 
 
-def default_grid() -> list[FusionSetting]:
-    """Every setting tried: RRF per k and weight ratio, then convex and DBSF per ratio.
+def default_grid(feedback: Sequence[str] = ("none",)) -> list[FusionSetting]:
+    """Every setting tried: RRF per k and weight ratio, then convex and DBSF per ratio, for
+    each BM25 feedback option in ``feedback`` (``none``, ``rm3``).
 
-    Untuned RRF (k=60, equal weights) comes first, so on a tie it is the one chosen.
+    Untuned RRF (k=60, equal weights, no feedback) comes first, so on a tie it is chosen.
     """
+    grid = _fusion_grid()
+    for option in feedback:
+        if option != "none":
+            grid += [replace(setting, bm25_feedback=option) for setting in _fusion_grid()]
+    return grid
+
+
+def _fusion_grid() -> list[FusionSetting]:
+    """The fusion settings of one BM25 list (see :func:`default_grid`)."""
     weight_pairs = [_weights_for_ratio(ratio) for ratio in WEIGHT_RATIOS]
     grid = [FusionSetting("rrf", (1.0, 1.0), DEFAULT_RRF_K)]
     grid += [
@@ -193,9 +209,10 @@ def fused_documents(
     its best passage sits), computed from the stored candidate lists.
     """
     weights = dict(zip(LEGS, setting.weights, strict=True))
-    legs = [leg for leg in LEGS if leg in candidates.legs]
+    source = {"bm25": "bm25+rm3" if setting.bm25_feedback == "rm3" else "bm25", "dense": "dense"}
+    legs = [leg for leg in LEGS if source[leg] in candidates.legs]
     fused = fuse(
-        [candidates.legs[leg] for leg in legs],
+        [candidates.legs[source[leg]] for leg in legs],
         method=setting.fusion,
         weights=[weights[leg] for leg in legs],
         k=setting.rrf_k,
@@ -243,7 +260,9 @@ def tune_fusion(
     if positive_int("folds", folds) < 2:
         raise InvalidInputError(f"tune: folds is {folds}; expected at least 2")
     folds = min(folds, len(query_ids))
-    settings = list(grid) if grid is not None else default_grid()
+    with_rm3 = any("bm25+rm3" in found.legs for found in candidates.values())
+    settings = list(grid) if grid is not None else default_grid(("none", "rm3") if with_rm3 else ())
+    estimated = [name for name in ESTIMATED if name != "bm25+rm3" or with_rm3]
     judged = {query_id: qrels[query_id] for query_id in query_ids}
 
     def scores_of(ranked: Mapping[str, list[str]]) -> np.ndarray:
@@ -251,7 +270,8 @@ def tune_fusion(
         return np.array([per_query[query_id][metric] for query_id in query_ids])
 
     leg_scores = {
-        leg: scores_of({q: leg_documents(candidates[q], leg) for q in query_ids}) for leg in LEGS
+        leg: scores_of({q: leg_documents(candidates[q], leg) for q in query_ids})
+        for leg in estimated
     }
     matrix = np.stack(
         [scores_of({q: fused_documents(candidates[q], s) for q in query_ids}) for s in settings]
@@ -271,7 +291,7 @@ def fused_below_legs(
 
     Args:
         scores: Name -> metric value; ``fused`` is the fused ranking, the names in
-            :data:`~hybridsearch.search.options.LEGS` the legs (a missing one is skipped).
+            :data:`~hybridsearch.search.tuned.ESTIMATED` the legs (a missing one is skipped).
         fused: The fused ranking's name in ``scores``.
         where: What the scores were measured on, for the message.
 
@@ -282,8 +302,8 @@ def fused_below_legs(
         return []
     messages = [
         f"the fused ranking scores below {leg} alone on {where} ({scores[fused]:.4f} < "
-        f"{scores[leg]:.4f}); tune the fusion (hybridsearch tune) or search with mode={leg!r}"
-        for leg in LEGS
+        f"{scores[leg]:.4f}); tune the fusion (hybridsearch tune) or search with that leg alone"
+        for leg in ESTIMATED
         if leg in scores and scores[fused] < scores[leg]
     ]
     for message in messages:
@@ -303,12 +323,14 @@ def _result(
 ) -> TuningResult:
     """The result: the best setting kept, or the better leg kept dominant; warnings raised."""
     best = settings[best_number]
-    better_leg = max(LEGS, key=lambda leg: leg_estimates[leg])
+    better_leg = max(leg_estimates, key=lambda leg: leg_estimates[leg])
     if estimate > leg_estimates[better_leg]:
         kept, stored = "fused", best
     else:
-        weights = tuple(1.0 if leg == better_leg else 0.0 for leg in LEGS)
-        kept, stored = better_leg, FusionSetting("rrf", weights)  # type: ignore[arg-type]
+        kept = "dense" if better_leg == "dense" else "bm25"
+        weights = tuple(1.0 if leg == kept else 0.0 for leg in LEGS)
+        feedback = "rm3" if better_leg == "bm25+rm3" else "none"
+        stored = FusionSetting("rrf", weights, bm25_feedback=feedback)  # type: ignore[arg-type]
     tuned = TunedFusion(
         **stored.search_options(),
         tuned_on=queries,

@@ -115,9 +115,7 @@ def read_commit(directory: Path, generation: int) -> Commit:
         defaults = data.get("search_defaults")
         if defaults is not None and not isinstance(defaults, dict):
             raise TypeError(f"search_defaults is {type(defaults).__name__}, expected an object")
-        return Commit(
-            int(data["generation"]), segments, dict(data.get("info") or {}), defaults
-        )
+        return Commit(int(data["generation"]), segments, dict(data.get("info") or {}), defaults)
     except FileNotFoundError:
         raise
     except (OSError, ValueError, KeyError, TypeError) as error:

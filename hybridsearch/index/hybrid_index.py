@@ -249,8 +249,12 @@ class HybridIndex(Updates, Tuning):
     ) -> HybridIndex:
         opened = read_index(path, verify_checksums=verify, mmap=mmap)
         defaults = opened.commit.search_defaults
-        tuned = None if defaults is None else TunedFusion.from_dict(
-            defaults, where=f"{path}: commit {opened.commit.generation}: search_defaults"
+        tuned = (
+            None
+            if defaults is None
+            else TunedFusion.from_dict(
+                defaults, where=f"{path}: commit {opened.commit.generation}: search_defaults"
+            )
         )
         encoder = encoder_for(path, model, opened.model_source)
         check_same_model(opened.model_identity, encoder, f"the index at {path}")

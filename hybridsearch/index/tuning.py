@@ -40,6 +40,7 @@ class Tuning:
         seed: int = 0,
         depth: int = 100,
         metric: str = "ndcg@10",
+        rm3: bool = True,
     ) -> TuningResult:
         """Fit the fusion (method, weights, RRF's k) on labelled queries; make it the default.
 
@@ -55,6 +56,8 @@ class Tuning:
             seed: Seed of the split into folds.
             depth: Candidate passages per leg and query.
             metric: The metric fitted, ``ndcg@10`` by default.
+            rm3: Also try the BM25 leg with RM3 pseudo-relevance feedback (kept only if it
+                wins on these queries).
 
         Raises:
             InvalidInputError: fewer than 2 queries with judgements, or a bad argument.
@@ -65,21 +68,28 @@ class Tuning:
                 f"tune: {len(judged)} of the {len(queries)} queries have judgements in the "
                 "qrels; expected at least 2 (20-50 give a useful estimate)"
             )
-        candidates = self.leg_candidates(judged, depth=depth)
+        candidates = self.leg_candidates(judged, depth=depth, rm3=rm3)
         result = tune_fusion(candidates, qrels, folds=folds, seed=seed, metric=metric)
         self.tuned_fusion = result.tuned
         return result
 
     def leg_candidates(
-        self: HybridIndex, queries: Mapping[str, str], *, depth: int = 100, batch_size: int = 64
+        self: HybridIndex,
+        queries: Mapping[str, str],
+        *,
+        depth: int = 100,
+        batch_size: int = 64,
+        rm3: bool = False,
     ) -> dict[str, LegCandidates]:
         """Each query's BM25 and dense passages (``depth`` each), unfused, with their documents.
 
         A query none of whose terms BM25 knows has only the dense list (as a hybrid search
-        of it runs dense only).
+        of it runs dense only). With ``rm3``, also the BM25 leg with RM3 feedback, as
+        ``bm25+rm3``.
         """
         positive_int("depth", depth)
         options = SearchOptions(mode="hybrid", unit="passages", depth=depth)
+        rm3_options = SearchOptions(mode="bm25", unit="passages", depth=depth, bm25_feedback="rm3")
         _, planner = self._view
         snapshot = planner.source
         query_ids = list(queries)
@@ -87,7 +97,15 @@ class Tuning:
         for start in range(0, len(query_ids), batch_size):
             batch = query_ids[start : start + batch_size]
             plans = [planner.plan(queries[query_id], options) for query_id in batch]
-            for query_id, rankings in zip(batch, planner.leg_rankings(plans), strict=True):
+            rankings_of = planner.leg_rankings(plans)
+            if rm3:
+                rm3_plans = [planner.plan(queries[query_id], rm3_options) for query_id in batch]
+                for rankings, extra in zip(
+                    rankings_of, planner.leg_rankings(rm3_plans), strict=True
+                ):
+                    if "bm25" in rankings:
+                        rankings["bm25+rm3"] = extra["bm25"]
+            for query_id, rankings in zip(batch, rankings_of, strict=True):
                 legs = {leg: ranking.scored_pairs() for leg, ranking in rankings.items()}
                 passages = np.unique(
                     np.concatenate([r.passage_ids for r in rankings.values()] or [[]])

@@ -40,6 +40,7 @@ from hybridsearch.search.legs import DenseSearcher, LegRanking, SparseSearcher, 
 from hybridsearch.search.options import SearchOptions
 from hybridsearch.search.plan import Plan
 from hybridsearch.search.tuned import TunedFusion
+from hybridsearch.sparse.feedback import RM3_PARAMETERS
 
 __all__ = ["QueryPlanner"]
 
@@ -121,12 +122,17 @@ class QueryPlanner:
         if options.filter is not None:
             allowed, searchable = self.source.allowed(options.filter)
         if "dense" in legs:
-            method = self.source.vectors.method(allowed=allowed) if allowed else (
-                self.source.vectors.method()
+            method = (
+                self.source.vectors.method(allowed=allowed)
+                if allowed
+                else (self.source.vectors.method())
             )
             notes = (*notes, f"dense leg: {method}")
         fusion = options.fusion if len(legs) > 1 else None
-        if fusion is not None and self.tuned is not None and self.tuned.applies_to(options):
+        feedback = options.bm25_feedback if "bm25" in legs else "none"
+        if feedback != "none":
+            notes = (*notes, f"bm25 leg: {feedback} pseudo-relevance feedback {RM3_PARAMETERS}")
+        if len(legs) > 1 and self.tuned is not None and self.tuned.applies_to(options):
             notes = (*notes, self.tuned.note())
         window = max(options.k, options.depth)
         return Plan(
@@ -146,6 +152,7 @@ class QueryPlanner:
             filter=None if options.filter is None else options.filter.describe(),
             filter_passages=None if options.filter is None else searchable,
             allowed=allowed,
+            bm25_feedback=feedback,
         )
 
     # -- running ----------------------------------------------------------------------------
@@ -215,7 +222,9 @@ class QueryPlanner:
         for leg in plan.legs:
             started = time.perf_counter()
             if leg == "bm25":
-                rankings[leg] = run_bm25(self.source.bm25, plan.query_terms, depth, plan.allowed)
+                rankings[leg] = run_bm25(
+                    self.source.bm25, plan.query_terms, depth, plan.allowed, plan.bm25_feedback
+                )
             else:
                 rankings[leg] = run_dense(self.source.vectors, query_vector, depth, plan.allowed)
             timings[leg] = (time.perf_counter() - started) * 1000
@@ -265,9 +274,7 @@ def _fuse(plan: Plan, rankings: dict[str, LegRanking]) -> list[tuple[int, float]
     return fuse(scored_lists, method=plan.fusion, weights=weights, **params)
 
 
-def _should_deepen(
-    plan: Plan, depth: int, results: int, rankings: dict[str, LegRanking]
-) -> bool:
+def _should_deepen(plan: Plan, depth: int, results: int, rankings: dict[str, LegRanking]) -> bool:
     """The plan's deepening rule: too few results, a leg not exhausted, room to go deeper."""
     if not plan.deepens or depth >= plan.max_depth or results >= plan.target:
         return False

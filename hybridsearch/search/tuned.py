@@ -19,10 +19,14 @@ from hybridsearch.search.options import LEGS, SearchOptions
 from hybridsearch.settings import Settings
 from hybridsearch.validation import check_choice, finite_number, positive_int
 
-__all__ = ["FUSION_FIELDS", "TunedFusion"]
+__all__ = ["ESTIMATED", "FUSION_FIELDS", "TunedFusion"]
 
 #: The search options a tuned fusion sets (every other option keeps its own default).
-FUSION_FIELDS: tuple[str, ...] = ("fusion", "rrf_k", "normalization", "weights")
+FUSION_FIELDS: tuple[str, ...] = ("fusion", "rrf_k", "normalization", "weights", "bm25_feedback")
+
+
+#: What a tuning estimates alone beside fusion: each leg, and BM25 with RM3 feedback.
+ESTIMATED: tuple[str, ...] = (*LEGS, "bm25+rm3")
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class TunedFusion(Settings):
         rrf_k: RRF's constant (kept at its default for the score fusions).
         normalization: Convex fusion's normalisation (``minmax`` for the others).
         weights: Weight per leg.
+        bm25_feedback: ``none``, or ``rm3`` where RM3 feedback won on the labelled queries.
         tuned_on: How many labelled queries it was fitted on.
         folds: The folds of the cross-validation that estimated it.
         metric: The metric fitted (``ndcg@10``).
@@ -46,6 +51,7 @@ class TunedFusion(Settings):
     rrf_k: float = DEFAULT_RRF_K
     normalization: str = "minmax"
     weights: Mapping[str, float] = field(default_factory=lambda: dict.fromkeys(LEGS, 1.0))
+    bm25_feedback: str = "none"
     tuned_on: int = 1
     folds: int = 1
     metric: str = "ndcg@10"
@@ -66,14 +72,14 @@ class TunedFusion(Settings):
             self,
             "leg_estimates",
             {
-                check_choice("leg", leg, LEGS): finite_number(f"estimate of {leg}", value)
+                check_choice("leg", leg, ESTIMATED): finite_number(f"estimate of {leg}", value)
                 for leg, value in self.leg_estimates.items()
             },
         )
         check_choice("kept", self.kept, ("fused", *LEGS))
 
     def search_options(self) -> dict[str, Any]:
-        """The search options it sets: fusion, rrf_k, normalization, weights."""
+        """The search options it sets: fusion, rrf_k, normalization, weights, bm25_feedback."""
         return {name: getattr(self, name) for name in FUSION_FIELDS}
 
     def applies_to(self, options: SearchOptions) -> bool:

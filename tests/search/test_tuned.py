@@ -27,6 +27,7 @@ def test_round_trip_and_what_it_sets():
         "rrf_k": 60.0,
         "normalization": "zscore",
         "weights": {"bm25": 1.0, "dense": 2.0},
+        "bm25_feedback": "none",
     }
     assert TUNED.applies_to(SearchOptions(**TUNED.search_options(), k=3, unit="passages"))
     assert not TUNED.applies_to(SearchOptions(fusion="convex", normalization="zscore"))
@@ -44,6 +45,7 @@ def test_round_trip_and_what_it_sets():
         ("tuned_on", 0, "tuned_on"),
         ("leg_estimates", {"colbert": 0.5}, "leg"),
         ("kept", "both", "kept"),
+        ("bm25_feedback", "rm4", "bm25_feedback"),
     ],
 )
 def test_bad_values_are_refused(field, value, message):
