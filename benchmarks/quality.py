@@ -97,7 +97,13 @@ def _markdown() -> str:
     ]
     for path in sorted(RESULTS_DIR.glob("quality_*.json")):
         result = json.loads(path.read_text())
-        lines += _dataset_section(result)
+        if "test" in result and "tuning" in result:
+            lines += _dataset_section(result)
+    rm3_results = [
+        json.loads(p.read_text()) for p in sorted(RESULTS_DIR.glob("quality_rm3_*.json"))
+    ]
+    if rm3_results:
+        lines += _rm3_section(rm3_results)
     lines += [
         "The tuned row is the fusion `hybridsearch tune` fits: a grid of RRF (k 10-100) and "
         "convex min-max / z-score and DBSF weightings (dense:BM25 from 0.2 to 5), the best on "
@@ -139,6 +145,43 @@ def _dataset_section(result: dict) -> list[str]:
     return lines
 
 
+def _rm3_section(results: list[dict]) -> list[str]:
+    """RM3 feedback on the BM25 leg (``benchmarks/quality_rm3.py``)."""
+    lines = [
+        "## RM3 pseudo-relevance feedback on the BM25 leg",
+        "",
+        "`python benchmarks/quality_rm3.py --data ../shared/beir/<dataset> --tune-split <split>` "
+        "(Anserini's defaults: 10 feedback passages, 10 terms, original weight 0.5).",
+        "",
+        "| dataset | split | BM25 | BM25+RM3 |",
+        "|---|---|---|---|",
+    ]
+    for result in results:
+        rows = result["bm25"]
+        for split in (result["tune_split"], "test"):
+            plain, rm3 = rows[f"{split} bm25"]["ndcg@10"], rows[f"{split} bm25+rm3"]["ndcg@10"]
+            lines.append(f"| {result['dataset']} | {split} | {plain:.3f} | {rm3:.3f} |")
+    lines.append("")
+    for result in results:
+        if "tuning" in result:
+            tuning = result["tuning"]
+            verdict = "uses RM3" if tuning["uses_rm3"] else "does not use RM3: RM3 not kept"
+            lines.append(
+                f"{result['dataset']}, fused with RM3 allowed ({result['tune_split']}): best "
+                f"setting {tuning['best_in_sample']['setting']} "
+                f"({tuning['best_in_sample']['ndcg@10']:.3f} in-sample), {verdict}; legs "
+                + ", ".join(f"{k} {v:.3f}" for k, v in tuning["leg_estimates"].items())
+                + "."
+            )
+        else:
+            lines.append(
+                f"{result['dataset']}: fused with RM3 not measured (BM25 alone only, "
+                "`--bm25-only`)."
+            )
+    lines.append("")
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=default_data_path("scifact"))
@@ -146,12 +189,18 @@ def main() -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--index-dir", type=Path, help="default indexes/<dataset>")
     parser.add_argument(
+        "--markdown-only", action="store_true", help="only rewrite quality.md from the JSON"
+    )
+    parser.add_argument(
         "--cache-dir",
         type=Path,
         default=Path("/work/main/benchmarks/cache"),
         help="passage-vector cache, used only if the index must be built",
     )
     args = parser.parse_args()
+    if args.markdown_only:
+        (RESULTS_DIR / "quality.md").write_text(_markdown())
+        return 0
     data_dir = args.data.resolve()
     name = data_dir.name
     index_dir = args.index_dir or REPO_ROOT / "indexes" / name
