@@ -38,6 +38,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--depth", type=int, default=100, help="candidate passages per leg (default 100)"
     )
+    parser.add_argument(
+        "--no-rm3",
+        action="store_true",
+        help="do not try RM3 feedback on the BM25 leg (tried by default, kept only if it wins)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="report only; commit nothing")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     return parser
@@ -51,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
     queries, qrels = read_queries(args.queries), read_qrels(args.qrels)
     start = time.perf_counter()
     with open_index(args.index, args.model) as index:
-        result = index.tune(queries, qrels, folds=args.folds, seed=args.seed, depth=args.depth)
+        result = index.tune(
+            queries, qrels, folds=args.folds, seed=args.seed, depth=args.depth, rm3=not args.no_rm3
+        )
         generation = None if args.dry_run else index.commit()
     seconds = time.perf_counter() - start
     if args.json:

@@ -18,8 +18,9 @@ def test_tune_commits_the_fusion_and_search_uses_it(animals_copy, beir_folder, c
     assert "bm25 alone" in captured.out and "dense alone" in captured.out
     assert "fused, tuned (CV)" in captured.out
     assert "dry run: nothing committed" in captured.err
+    assert "bm25+rm3 alone" in captured.out  # tried by default
 
-    assert main([*args, "--json"]) == 0
+    assert main([*args, "--json", "--no-rm3"]) == 0
     payload = json.loads(capsys.readouterr().out)
     # The dry run committed nothing: this commit is the second, after the build's.
     assert payload["queries"] == 3 and payload["folds"] == 3 and payload["commit"] == 2

@@ -75,13 +75,15 @@ def test_tune_sets_the_default_and_the_plan_says_so(index, tmp_path):
         result = index.tune(queries, qrels, folds=3)
     tuned = index.tuned_fusion
     assert tuned is result.tuned and tuned.tuned_on == 6 and tuned.folds == 3
-    assert set(result.leg_estimates) == {"bm25", "dense"}
+    assert set(result.leg_estimates) == {"bm25", "dense", "bm25+rm3"}
     better = max(result.leg_estimates.values())
     below = [w for w in caught if issubclass(w.category, FusedBelowLegWarning)]
     assert len(below) == sum(result.estimate < v for v in result.leg_estimates.values())
     if result.estimate <= better:  # kept the better leg, the other weighted 0
         assert tuned.kept in ("bm25", "dense") and tuned.weights[tuned.kept] == 1.0
         assert sum(tuned.weights.values()) == 1.0
+        best_leg = max(result.leg_estimates, key=result.leg_estimates.get)
+        assert tuned.bm25_feedback == ("rm3" if best_leg == "bm25+rm3" else "none")
     else:
         assert tuned.kept == "fused"
     hits = index.search("green tea", k=3)
