@@ -14,11 +14,12 @@ puts its figures in ``quality.md``.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 
-from _common import REPO_ROOT, default_data_path, write_results
+from _common import REPO_ROOT, RESULTS_DIR, default_data_path, write_results
 
 from hybridsearch import HybridIndex
 from hybridsearch.eval.beir import load_beir
@@ -44,12 +45,19 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=default_data_path("nfcorpus"))
     parser.add_argument("--tune-split", default="dev")
     parser.add_argument("--bm25-only", action="store_true")
+    parser.add_argument(
+        "--reuse-bm25", action="store_true", help="keep the BM25 rows of the last run's JSON"
+    )
     args = parser.parse_args()
     data_dir = args.data.resolve()
     name = data_dir.name
     index = HybridIndex.load(REPO_ROOT / "indexes" / name)
     payload: dict = {"dataset": name, "tune_split": args.tune_split}
-    payload["bm25"] = _bm25_rows(index, data_dir, [args.tune_split, "test"])
+    previous = RESULTS_DIR / f"quality_rm3_{name}.json"
+    if args.reuse_bm25 and previous.is_file():
+        payload["bm25"] = json.loads(previous.read_text())["bm25"]
+    else:
+        payload["bm25"] = _bm25_rows(index, data_dir, [args.tune_split, "test"])
     if not args.bm25_only:
         tuning = load_beir(data_dir, split=args.tune_split)
         candidates = index.leg_candidates(tuning.queries, rm3=True)
