@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from hybridsearch import HybridIndex
 
 MODES = ("bm25", "dense", "hybrid")
-FUSIONS = ("rrf", "convex")
+FUSIONS = ("rrf", "convex", "dbsf")
 
 
 def add_model_option(parser: argparse.ArgumentParser) -> None:

@@ -28,7 +28,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("-k", type=int, default=10, help="results wanted (default 10)")
     parser.add_argument("--mode", default="hybrid", choices=MODES)
     parser.add_argument("--unit", default="documents", choices=UNITS)
-    parser.add_argument("--fusion", default="rrf", choices=FUSIONS)
+    parser.add_argument(
+        "--fusion", choices=FUSIONS, help="default: the index's fusion (tuned, or rrf)"
+    )
     parser.add_argument(
         "--filter",
         metavar="JSON",
@@ -44,7 +46,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Search and print the hits (and the plan and timings with ``--explain``)."""
-    options: dict[str, Any] = {"mode": args.mode, "unit": args.unit, "fusion": args.fusion}
+    options: dict[str, Any] = {"mode": args.mode, "unit": args.unit}
+    if args.fusion is not None:
+        options["fusion"] = args.fusion
     if args.filter is not None:
         options["filter"] = parse_filter_option(args.filter)
     index = load_index(args.index, args.model)

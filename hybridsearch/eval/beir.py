@@ -16,7 +16,7 @@ from hybridsearch.corpus.jsonl import iter_jsonl_records, record_id
 from hybridsearch.corpus.readers import BEIR_CORPUS_FILE
 from hybridsearch.errors import CorpusFormatError, InvalidInputError
 
-__all__ = ["BeirDataset", "load_beir"]
+__all__ = ["BeirDataset", "load_beir", "read_qrels", "read_queries"]
 
 _QUERIES_FILE = "queries.jsonl"
 _QRELS_HEADER = ("query-id", "corpus-id", "score")
@@ -90,6 +90,32 @@ def load_beir(dataset_dir: str | os.PathLike[str], split: str = "test") -> BeirD
             )
         queries[query_id] = all_queries[query_id]
     return BeirDataset(corpus_path=corpus_path, queries=queries, qrels=qrels)
+
+
+def read_queries(queries_path: str | os.PathLike[str]) -> dict[str, str]:
+    """Query id -> text from a queries JSONL file (``_id`` or ``id``, and ``text``, per line).
+
+    Raises:
+        CorpusFormatError: the file is missing or a line is malformed (file and line named).
+    """
+    path = Path(queries_path)
+    if not path.is_file():
+        raise CorpusFormatError(f"{path}: no such queries file; {_QUERIES_EXPECTED}")
+    return _read_queries(path)
+
+
+def read_qrels(qrels_path: str | os.PathLike[str]) -> dict[str, dict[str, int]]:
+    """Query id -> {document id: grade} from a BEIR qrels TSV (header optional).
+
+    Raises:
+        CorpusFormatError: the file is missing or a line is malformed (file and line named).
+    """
+    path = Path(qrels_path)
+    if not path.is_file():
+        raise CorpusFormatError(
+            f"{path}: no such qrels file; expected 'query-id<TAB>corpus-id<TAB>score' lines"
+        )
+    return _read_qrels(path)[0]
 
 
 def _read_qrels(qrels_path: Path) -> tuple[dict[str, dict[str, int]], dict[str, int]]:

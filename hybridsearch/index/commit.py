@@ -64,19 +64,24 @@ class SegmentEntry:
 
 @dataclass(frozen=True)
 class Commit:
-    """A commit point: the segments in index order, and what the build recorded."""
+    """A commit point: the segments in index order, what the build recorded, and the
+    index's search defaults (its tuned fusion, if ``tune`` fitted one; None otherwise)."""
 
     generation: int
     segments: tuple[SegmentEntry, ...]
     info: dict[str, Any] = field(default_factory=dict)
+    search_defaults: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, as written to ``commit_<generation>.json``."""
-        return {
+        data = {
             "generation": self.generation,
             "segments": [entry.__dict__ for entry in self.segments],
             "info": self.info,
         }
+        if self.search_defaults is not None:
+            data["search_defaults"] = self.search_defaults
+        return data
 
 
 def commit_file(directory: Path, generation: int) -> Path:
@@ -107,7 +112,10 @@ def read_commit(directory: Path, generation: int) -> Commit:
             SegmentEntry(str(e["name"]), e["deletes"], int(e["live_documents"]))
             for e in data["segments"]
         )
-        return Commit(int(data["generation"]), segments, dict(data.get("info") or {}))
+        defaults = data.get("search_defaults")
+        if defaults is not None and not isinstance(defaults, dict):
+            raise TypeError(f"search_defaults is {type(defaults).__name__}, expected an object")
+        return Commit(int(data["generation"]), segments, dict(data.get("info") or {}), defaults)
     except FileNotFoundError:
         raise
     except (OSError, ValueError, KeyError, TypeError) as error:

@@ -31,11 +31,13 @@ from hybridsearch.index.models import check_same_model, encoder_for, make_encode
 from hybridsearch.index.reader import read_index, read_manifest
 from hybridsearch.index.settings import IndexSettings
 from hybridsearch.index.snapshot import Snapshot
+from hybridsearch.index.tuning import Tuning
 from hybridsearch.index.updates import Updates
 from hybridsearch.index.writer import new_segment, write_new_index
 from hybridsearch.search.hits import Hits
 from hybridsearch.search.options import SearchOptions
 from hybridsearch.search.planner import QueryPlanner
+from hybridsearch.search.tuned import TunedFusion
 from hybridsearch.sparse.analysis import Analyzer
 from hybridsearch.validation import string_list
 
@@ -45,12 +47,13 @@ if TYPE_CHECKING:
 __all__ = ["HybridIndex"]
 
 
-class HybridIndex(Updates):
+class HybridIndex(Updates, Tuning):
     """A hybrid BM25 + dense index over documents.
 
     Make one with :meth:`build`, :meth:`load` (read-only), :meth:`open` (read and write) or
     :meth:`open_or_build`; query it with :meth:`search`; change it with :meth:`add`,
-    :meth:`update`, :meth:`delete` and :meth:`commit`.
+    :meth:`update`, :meth:`delete` and :meth:`commit`; fit its default fusion on labelled
+    queries with :meth:`tune`.
 
     Attributes:
         settings: How it is built, per component (chunking, analyzer, bm25, vectors).
@@ -74,6 +77,7 @@ class HybridIndex(Updates):
         commit: Commit | None = None,
         lock: WriteLock | None = None,
         origin: str = "built",
+        tuned: TunedFusion | None = None,
     ) -> None:
         self.directory = directory
         self.settings = settings
@@ -85,6 +89,7 @@ class HybridIndex(Updates):
         self._commit = commit
         self._lock = lock
         self._write_lock = threading.Lock()
+        self._tuned = tuned
         self._view = self._make_view(snapshot)
 
     def _make_view(self, snapshot: Snapshot) -> tuple[Snapshot, QueryPlanner]:
@@ -93,6 +98,7 @@ class HybridIndex(Updates):
             encoder=self._encoder,
             model_identity=self.model_identity,
             source=snapshot,
+            tuned=self._tuned,
         )
         return snapshot, planner
 
@@ -242,6 +248,14 @@ class HybridIndex(Updates):
         cls, path: Any, model: Any, mmap: bool, verify: bool, lock: Any, origin: str
     ) -> HybridIndex:
         opened = read_index(path, verify_checksums=verify, mmap=mmap)
+        defaults = opened.commit.search_defaults
+        tuned = (
+            None
+            if defaults is None
+            else TunedFusion.from_dict(
+                defaults, where=f"{path}: commit {opened.commit.generation}: search_defaults"
+            )
+        )
         encoder = encoder_for(path, model, opened.model_source)
         check_same_model(opened.model_identity, encoder, f"the index at {path}")
         return cls(
@@ -254,6 +268,7 @@ class HybridIndex(Updates):
             commit=opened.commit,
             lock=lock,
             origin=f"{origin} {path}",
+            tuned=tuned,
         )
 
     @classmethod
@@ -308,7 +323,8 @@ class HybridIndex(Updates):
             k: Results wanted.
             **options: Any field of :class:`~hybridsearch.SearchOptions`: ``mode``,
                 ``fusion``, ``unit``, ``depth``, ``rrf_k``, ``weights``, ``normalization``,
-                ``filter``.
+                ``filter``. The fusion options default to the tuned fusion (:meth:`tune`)
+                when the index has one and none of them is given.
 
         Returns:
             The hits, best first; ``.plan``, ``.timings`` and ``.depth`` tell how they were
@@ -325,7 +341,7 @@ class HybridIndex(Updates):
         Takes the same options as :meth:`search`; each query's hits equal its own search's.
         """
         queries = string_list("queries", queries, what="query strings")
-        search_options = SearchOptions.from_call(k, options)
+        search_options = SearchOptions.from_call(k, self._with_defaults(options))
         _, planner = self._view  # one snapshot for the whole batch
         plans = [planner.plan(query, search_options) for query in queries]
         return planner.run(plans)
@@ -414,7 +430,9 @@ class HybridIndex(Updates):
             "model_source": self.build_info.model_source,
             "settings": self.settings.to_dict(),
         }
-        write_new_index(path, self.snapshot, manifest, self.build_info.to_dict())
+        write_new_index(
+            path, self.snapshot, manifest, self.build_info.to_dict(), self.search_defaults_data()
+        )
 
     def close(self) -> None:
         """Release the write lock (uncommitted changes are dropped)."""

@@ -139,6 +139,15 @@ class Snapshot:
             result[chosen] = segment.passage_document_rows[local] + self.document_offsets[number]
         return result
 
+    def document_ids_of(self, passage_ids: np.ndarray) -> list[str]:
+        """The document id of each global passage row (no document is read)."""
+        rows = self.document_rows_of(passage_ids)
+        numbers = np.searchsorted(self.document_offsets, rows, side="right") - 1
+        return [
+            str(self.segments[number].documents.ids[row - self.document_offsets[number]])
+            for number, row in zip(numbers.tolist(), rows.tolist(), strict=True)
+        ]
+
     def passage_view(self, passage_id: int) -> PassageView:
         """What a hit shows of a global passage row, with its live-order passage id."""
         number = int(self._locate(np.array([passage_id]))[0])

@@ -113,6 +113,8 @@ class Updates:
     def commit(self: HybridIndex) -> int:
         """Make every change so far durable, atomically; returns the commit's generation.
 
+        The tuned fusion (:meth:`tune`), if any, is committed with the documents.
+
         Raises:
             ReadOnlyIndexError: the index was not opened for writing with ``HybridIndex.open``.
             IndexWriteError: writing failed (a full disk...); the last commit is intact.
@@ -124,7 +126,11 @@ class Updates:
                     "by build() is written with save(path)"
                 )
             self._commit = publish(
-                self.directory, self.snapshot, self._commit, self.build_info.to_dict()
+                self.directory,
+                self.snapshot,
+                self._commit,
+                self.build_info.to_dict(),
+                self.search_defaults_data(),
             )
             return self._commit.generation
 

@@ -67,9 +67,16 @@ def new_segment(directory: Path, content: SegmentContent) -> Segment:
 
 
 def publish(
-    directory: Path, snapshot: Snapshot, previous: Commit | None, info: Mapping[str, Any]
+    directory: Path,
+    snapshot: Snapshot,
+    previous: Commit | None,
+    info: Mapping[str, Any],
+    search_defaults: Mapping[str, Any] | None = None,
 ) -> Commit:
-    """Commit ``snapshot``: write its changed deletes, then the commit file; collect garbage."""
+    """Commit ``snapshot``: write its changed deletes, then the commit file; collect garbage.
+
+    ``search_defaults`` is the index's tuned fusion as data (None: the library defaults).
+    """
     generation = (previous.generation if previous is not None else 0) + 1
     committed = {entry.name: entry for entry in previous.segments} if previous else {}
 
@@ -78,7 +85,8 @@ def publish(
         for segment, dead in zip(snapshot.segments, snapshot.dead_documents, strict=True):
             old = committed.get(segment.name)
             entries.append(_entry(directory, segment, dead, old, generation))
-        commit = Commit(generation, tuple(entries), dict(info))
+        defaults = None if search_defaults is None else dict(search_defaults)
+        commit = Commit(generation, tuple(entries), dict(info), defaults)
         write_commit(directory, commit)
         return commit
 
@@ -105,7 +113,11 @@ def _entry(
 
 
 def write_new_index(
-    path: str | Path, snapshot: Snapshot, manifest: Mapping[str, Any], info: Mapping[str, Any]
+    path: str | Path,
+    snapshot: Snapshot,
+    manifest: Mapping[str, Any],
+    info: Mapping[str, Any],
+    search_defaults: Mapping[str, Any] | None = None,
 ) -> None:
     """Write a whole index directory atomically: its manifest, segments, and one commit.
 
@@ -122,7 +134,7 @@ def write_new_index(
         for segment in snapshot.segments:
             shutil.copytree(segment.directory, staging / SEGMENTS_DIR / segment.name)
         (staging / DELETES_DIR).mkdir()
-        publish(staging, snapshot, None, info)
+        publish(staging, snapshot, None, info, search_defaults)
 
     # Replacing an index is a write to it: hold its writer lock until the swap is done.
     target = storage.resolve_index_directory(path)

@@ -1,4 +1,4 @@
-"""Fusion of ranked lists: reciprocal rank fusion and convex score combinations.
+"""Fusion of ranked lists: reciprocal rank fusion, convex score combinations, and DBSF.
 
 Pure functions: each takes the legs' result lists (best first) and returns one fused list of
 ``(id, fused score)`` pairs, best first. Ids are any hashable (the planner passes int passage
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 from hybridsearch.errors import InvalidInputError
 
@@ -29,12 +29,13 @@ __all__ = [
     "FUSION_METHODS",
     "NORMALIZATIONS",
     "convex",
+    "dbsf",
     "fuse",
     "rrf",
 ]
 
 #: Names accepted by :func:`fuse`.
-FUSION_METHODS: tuple[str, ...] = ("rrf", "convex")
+FUSION_METHODS: tuple[str, ...] = ("rrf", "convex", "dbsf")
 #: Score normalisations accepted by :func:`convex`.
 NORMALIZATIONS: tuple[str, ...] = ("minmax", "zscore")
 
@@ -115,32 +116,41 @@ def convex(
         InvalidInputError: Unknown normalisation, weights that do not match the lists, an
             item that is not an ``(id, score)`` pair, or a score that is not a finite number.
     """
-    list_weights = _checked_weights(weights, len(scored_lists), "scored_lists")
     if normalization not in NORMALIZATIONS:
         raise InvalidInputError(
             f"convex: unknown normalization {normalization!r}; expected one of "
             f"{', '.join(NORMALIZATIONS)}"
         )
-    if isinstance(scored_lists, str | bytes):
-        raise InvalidInputError("convex: scored_lists must be a sequence of (id, score) lists")
+    normalizer = _minmax_normalized if normalization == "minmax" else _zscore_normalized
+    return _score_fusion(scored_lists, weights, normalizer, "convex")
 
-    accumulator = _FusionAccumulator()
-    for list_index, (scored_items, weight) in enumerate(
-        zip(scored_lists, list_weights, strict=True)
-    ):
-        if weight == 0:
-            continue
-        where = f"scored_lists[{list_index}]"
-        unique_items = _first_scored_occurrences(scored_items, where)
-        scores = [score for _, score in unique_items]
-        normalized_scores = (
-            _minmax_normalized(scores) if normalization == "minmax" else _zscore_normalized(scores)
-        )
-        for rank, ((item_id, _), normalized_score) in enumerate(
-            zip(unique_items, normalized_scores, strict=True), start=1
-        ):
-            accumulator.add(item_id, weight * normalized_score, rank)
-    return accumulator.ranked()
+
+def dbsf(
+    scored_lists: Sequence[Sequence[tuple[Hashable, float]]],
+    *,
+    weights: Sequence[float] | None = None,
+) -> list[tuple[Hashable, float]]:
+    """Distribution-based score fusion (DBSF), as Qdrant defines it.
+
+    Each list's scores are mapped through ``[mean - 3 std, mean + 3 std] -> [0, 1]``:
+    ``(s - (mean - 3 std)) / (6 std)``, with the sample std (``n - 1``), and not clipped;
+    then summed with the list weights over the lists that contain the id. A list of one
+    item, or whose scores are all equal, gives 0.5 to each. Unlike min-max, one outlying
+    top score does not squash the rest of its list towards 0.
+
+    Args:
+        scored_lists: One sequence of ``(id, score)`` pairs per leg, best first.
+        weights: One non-negative weight per list; ``None`` means 1.0 each.
+
+    Returns:
+        ``(id, fused score)`` pairs, fused score descending (ties: best rank in any list,
+        then first appearance).
+
+    Raises:
+        InvalidInputError: Weights that do not match the lists, an item that is not an
+            ``(id, score)`` pair, or a score that is not a finite number.
+    """
+    return _score_fusion(scored_lists, weights, _distribution_normalized, "dbsf")
 
 
 def fuse(
@@ -154,14 +164,15 @@ def fuse(
     """Fuse the legs' ``(id, score)`` lists with a method chosen by name.
 
     One entry point for the planner, whose legs all return scored lists: ``"rrf"`` uses only
-    the order (and ``k``), ``"convex"`` uses the scores (and ``normalization``).
+    the order (and ``k``), ``"convex"`` uses the scores (and ``normalization``), ``"dbsf"``
+    the scores through each list's mean +- 3 std.
 
     Args:
         scored_lists: One sequence of ``(id, score)`` pairs per leg, best first.
         method: One of :data:`FUSION_METHODS`.
         weights: One non-negative weight per list; ``None`` means 1.0 each.
-        k: RRF constant (ignored by ``"convex"``).
-        normalization: Convex normalisation (ignored by ``"rrf"``).
+        k: RRF constant (used by ``"rrf"`` only).
+        normalization: Convex normalisation (used by ``"convex"`` only).
 
     Returns:
         ``(id, fused score)`` pairs, best first.
@@ -180,9 +191,36 @@ def fuse(
         return rrf(ranked_lists, k=k, weights=weights)
     if method == "convex":
         return convex(scored_lists, weights=weights, normalization=normalization)
+    if method == "dbsf":
+        return dbsf(scored_lists, weights=weights)
     raise InvalidInputError(
         f"fuse: unknown method {method!r}; expected one of {', '.join(FUSION_METHODS)}"
     )
+
+
+def _score_fusion(
+    scored_lists: Sequence[Sequence[tuple[Hashable, float]]],
+    weights: Sequence[float] | None,
+    normalizer: Callable[[Sequence[float]], list[float]],
+    name: str,
+) -> list[tuple[Hashable, float]]:
+    """Weighted sum of each list's normalised scores (the score fusions' shared body)."""
+    list_weights = _checked_weights(weights, len(scored_lists), "scored_lists")
+    if isinstance(scored_lists, str | bytes):
+        raise InvalidInputError(f"{name}: scored_lists must be a sequence of (id, score) lists")
+    accumulator = _FusionAccumulator()
+    for list_index, (scored_items, weight) in enumerate(
+        zip(scored_lists, list_weights, strict=True)
+    ):
+        if weight == 0:
+            continue
+        unique_items = _first_scored_occurrences(scored_items, f"scored_lists[{list_index}]")
+        normalized_scores = normalizer([score for _, score in unique_items])
+        for rank, ((item_id, _), normalized_score) in enumerate(
+            zip(unique_items, normalized_scores, strict=True), start=1
+        ):
+            accumulator.add(item_id, weight * normalized_score, rank)
+    return accumulator.ranked()
 
 
 class _FusionAccumulator:
@@ -294,3 +332,17 @@ def _zscore_normalized(scores: Sequence[float]) -> list[float]:
     if std == 0:
         return [0.0] * len(scores)
     return [(score - mean) / std for score in scores]
+
+
+def _distribution_normalized(scores: Sequence[float]) -> list[float]:
+    """DBSF's normalisation: mean +- 3 sample std mapped to [0, 1], unclipped (Qdrant's)."""
+    if not scores:
+        return []
+    if len(scores) == 1:
+        return [0.5]
+    mean = math.fsum(scores) / len(scores)
+    std = math.sqrt(math.fsum((score - mean) ** 2 for score in scores) / (len(scores) - 1))
+    if std == 0:
+        return [0.5] * len(scores)
+    lowest = mean - 3 * std
+    return [(score - lowest) / (6 * std) for score in scores]

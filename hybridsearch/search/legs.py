@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from hybridsearch.sparse.feedback import RM3_PARAMETERS, rm3_weights
+
 __all__ = ["DenseSearcher", "LegRanking", "SparseSearcher", "run_bm25", "run_dense"]
 
 
@@ -76,11 +78,21 @@ class LegRanking:
 
 
 def run_bm25(
-    bm25: SparseSearcher, query_terms: Sequence[str], depth: int, allowed: Any = None
+    bm25: SparseSearcher,
+    query_terms: Sequence[str],
+    depth: int,
+    allowed: Any = None,
+    feedback: str = "none",
 ) -> LegRanking:
-    """The BM25 leg: the ``depth`` best passages (within ``allowed``) for the query terms."""
+    """The BM25 leg: the ``depth`` best passages (within ``allowed``) for the query terms,
+    or, with ``feedback="rm3"``, for the query expanded by RM3 (see
+    :mod:`hybridsearch.sparse.feedback`)."""
     if not query_terms:
         return LegRanking(np.empty(0, np.int64), np.empty(0, np.float64), depth)
+    if feedback == "rm3":
+        weights = rm3_weights(bm25, query_terms, allowed, **RM3_PARAMETERS)  # type: ignore[arg-type]
+        passage_ids, scores = bm25.search_weighted(weights, depth, allowed)  # type: ignore[attr-defined]
+        return LegRanking(np.asarray(passage_ids, np.int64), np.asarray(scores), depth)
     passage_ids, scores = bm25.search(list(query_terms), depth, allowed)
     return LegRanking(np.asarray(passage_ids, np.int64), np.asarray(scores), depth)
 

@@ -20,6 +20,7 @@ from hybridsearch.errors import InvalidInputError
 from hybridsearch.search.filters import Filter, parse_filter
 from hybridsearch.search.fusion import DEFAULT_RRF_K, FUSION_METHODS, NORMALIZATIONS
 from hybridsearch.settings import Settings
+from hybridsearch.sparse.feedback import FEEDBACK
 from hybridsearch.validation import check_choice, finite_number, positive_int
 
 __all__ = ["DEFAULT_DEPTH", "LEGS", "MODES", "UNITS", "SearchOptions"]
@@ -43,8 +44,9 @@ class SearchOptions(Settings):
     Attributes:
         k: Results wanted.
         mode: ``hybrid`` (both legs, fused), ``bm25`` or ``dense``.
-        fusion: ``rrf`` (reciprocal rank fusion) or ``convex`` (weighted sum of normalised
-            scores).
+        fusion: ``rrf`` (reciprocal rank fusion), ``convex`` (weighted sum of normalised
+            scores) or ``dbsf`` (weighted sum of scores normalised by each list's mean +- 3
+            std, Qdrant's distribution-based score fusion).
         unit: ``documents`` (each document once, its best passage shown) or ``passages``.
         depth: The candidate window: passages each leg returns (default 100), independent of
             ``k``; the legs go deeper only when ``k`` exceeds it or, for documents, when fewer
@@ -53,6 +55,9 @@ class SearchOptions(Settings):
         weights: Weight per leg (``bm25``, ``dense``), default 1.0 each; a leg weighted 0
             contributes nothing.
         normalization: Convex fusion's score normalisation: ``minmax`` or ``zscore``.
+        bm25_feedback: ``none``, or ``rm3``: the BM25 leg expands the query with the terms of
+            its own top passages (RM3 pseudo-relevance feedback; see
+            :mod:`hybridsearch.sparse.feedback`).
         filter: A metadata filter (see :mod:`hybridsearch.search.filters`), e.g.
             ``{"year": {"gte": 2020}, "lang": "en"}``; both legs search only the passages of
             documents that pass it, with scores unchanged.
@@ -66,6 +71,7 @@ class SearchOptions(Settings):
     rrf_k: float = DEFAULT_RRF_K
     weights: Mapping[str, float] = field(default_factory=lambda: dict.fromkeys(LEGS, 1.0))
     normalization: str = "minmax"
+    bm25_feedback: str = "none"
     filter: Any = None
 
     def validate(self) -> None:
@@ -77,6 +83,7 @@ class SearchOptions(Settings):
         positive_int("depth", self.depth)
         finite_number("rrf_k", self.rrf_k, minimum=0)
         check_choice("normalization", self.normalization, NORMALIZATIONS)
+        check_choice("bm25_feedback", self.bm25_feedback, FEEDBACK)
         # Frozen: normalise the weights in place once, so every reader sees all legs as floats.
         object.__setattr__(self, "weights", _leg_weights(self.weights))
         if self.filter is not None and not isinstance(self.filter, Filter):

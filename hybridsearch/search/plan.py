@@ -43,6 +43,7 @@ class Plan:
         filter: The metadata filter, readable, or None.
         filter_passages: How many live passages pass the filter (None without one); the
             legs search only those, and no leg goes deeper than that.
+        bm25_feedback: ``none``, or ``rm3`` when the BM25 leg expands the query by RM3.
     """
 
     query: str
@@ -60,6 +61,7 @@ class Plan:
     notes: tuple[str, ...] = ()
     filter: str | None = None
     filter_passages: int | None = None
+    bm25_feedback: str = "none"
     # The filter's per-part passage masks, computed when planning; not part of the plan's data.
     allowed: Any = field(default=None, repr=False, compare=False)
 

@@ -39,6 +39,8 @@ from hybridsearch.search.hits import Hits, PassageLookup, make_hit
 from hybridsearch.search.legs import DenseSearcher, LegRanking, SparseSearcher, run_bm25, run_dense
 from hybridsearch.search.options import SearchOptions
 from hybridsearch.search.plan import Plan
+from hybridsearch.search.tuned import TunedFusion
+from hybridsearch.sparse.feedback import RM3_PARAMETERS
 
 __all__ = ["QueryPlanner"]
 
@@ -82,6 +84,8 @@ class QueryPlanner:
         encoder: The query encoder; must be the model the vectors were made with.
         model_identity: The identity of the model the vectors were made with.
         source: The view searched (legs, passages, filters): see :class:`SearchSource`.
+        tuned: The index's tuned fusion, if it has one; a plan that fuses as it says notes
+            it (how many queries it was tuned on, and what that measured).
     """
 
     def __init__(
@@ -91,11 +95,13 @@ class QueryPlanner:
         encoder: _QueryEncoder,
         model_identity: Any,
         source: SearchSource,
+        tuned: TunedFusion | None = None,
     ) -> None:
         self.analyzer = analyzer
         self.encoder = encoder
         self.model_identity = model_identity
         self.source = source
+        self.tuned = tuned
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -119,11 +125,18 @@ class QueryPlanner:
         if options.filter is not None:
             allowed, searchable = self.source.allowed(options.filter)
         if "dense" in legs:
-            method = self.source.vectors.method(allowed=allowed) if allowed else (
-                self.source.vectors.method()
+            method = (
+                self.source.vectors.method(allowed=allowed)
+                if allowed
+                else (self.source.vectors.method())
             )
             notes = (*notes, f"dense leg: {method}")
         fusion = options.fusion if len(legs) > 1 else None
+        feedback = options.bm25_feedback if "bm25" in legs else "none"
+        if feedback != "none":
+            notes = (*notes, f"bm25 leg: {feedback} pseudo-relevance feedback {RM3_PARAMETERS}")
+        if len(legs) > 1 and self.tuned is not None and self.tuned.applies_to(options):
+            notes = (*notes, self.tuned.note())
         window = max(options.k, options.depth)
         return Plan(
             query=query,
@@ -142,6 +155,7 @@ class QueryPlanner:
             filter=None if options.filter is None else options.filter.describe(),
             filter_passages=None if options.filter is None else searchable,
             allowed=allowed,
+            bm25_feedback=feedback,
         )
 
     # -- running ----------------------------------------------------------------------------
@@ -151,6 +165,18 @@ class QueryPlanner:
         query_vectors, encode_ms = self._encode_queries(plans)
         return [
             self._run_plan(plan, query_vectors.get(number), encode_ms)
+            for number, plan in enumerate(plans)
+        ]
+
+    def leg_rankings(self, plans: Sequence[Plan]) -> list[dict[str, LegRanking]]:
+        """Each plan's legs run once at the plan's depth, unfused (what tuning scores).
+
+        Tuning fuses these lists under many settings, so each leg runs once per query
+        (no deepening: the first pass's candidates are what every setting sees).
+        """
+        query_vectors, _ = self._encode_queries(plans)
+        return [
+            self._run_legs(plan, query_vectors.get(number), plan.depth, {})
             for number, plan in enumerate(plans)
         ]
 
@@ -199,7 +225,9 @@ class QueryPlanner:
         for leg in plan.legs:
             started = time.perf_counter()
             if leg == "bm25":
-                rankings[leg] = run_bm25(self.source.bm25, plan.query_terms, depth, plan.allowed)
+                rankings[leg] = run_bm25(
+                    self.source.bm25, plan.query_terms, depth, plan.allowed, plan.bm25_feedback
+                )
             else:
                 rankings[leg] = run_dense(self.source.vectors, query_vector, depth, plan.allowed)
             timings[leg] = (time.perf_counter() - started) * 1000
@@ -225,12 +253,15 @@ def _legs_to_run(mode: str, has_terms: bool, knows_terms: bool) -> tuple[tuple[s
 def _fusion_params(
     fusion: str | None, legs: tuple[str, ...], options: SearchOptions
 ) -> dict[str, Any]:
-    """What the plan shows of the fusion: its constant or normalisation, and the weights."""
+    """What the plan shows of the fusion: its constant or normalisation (none for DBSF), and
+    the weights."""
     if fusion is None:
         return {}
-    params: dict[str, Any] = (
-        {"k": options.rrf_k} if fusion == "rrf" else {"normalization": options.normalization}
-    )
+    params: dict[str, Any] = {}
+    if fusion == "rrf":
+        params["k"] = options.rrf_k
+    elif fusion == "convex":
+        params["normalization"] = options.normalization
     params["weights"] = {leg: options.weights[leg] for leg in legs}
     return params
 
@@ -246,9 +277,7 @@ def _fuse(plan: Plan, rankings: dict[str, LegRanking]) -> list[tuple[int, float]
     return fuse(scored_lists, method=plan.fusion, weights=weights, **params)
 
 
-def _should_deepen(
-    plan: Plan, depth: int, results: int, rankings: dict[str, LegRanking]
-) -> bool:
+def _should_deepen(plan: Plan, depth: int, results: int, rankings: dict[str, LegRanking]) -> bool:
     """The plan's deepening rule: too few results, a leg not exhausted, room to go deeper."""
     if not plan.deepens or depth >= plan.max_depth or results >= plan.target:
         return False

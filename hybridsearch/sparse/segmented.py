@@ -205,8 +205,78 @@ class SegmentedBM25:
             matching &= eligible
         return top_k_marked(scores + shift if shift else scores, matching, top_k)
 
+    def search_weighted(
+        self,
+        term_weights: Mapping[str, float],
+        k: int,
+        allowed: Sequence[np.ndarray | None] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`search`, each term's BM25 score scaled by its weight (an expanded query).
+
+        Terms no live passage holds, and weights <= 0, add nothing. The variants' per-query
+        constant is left out: it shifts every matching passage alike, so the order is the
+        same.
+        """
+        top_k = positive_int("k", k)
+        eligible = self._eligible(allowed)
+        doc_freq = self._statistics.doc_freq
+        known = [(term, float(w)) for term, w in term_weights.items() if w > 0 and doc_freq(term)]
+        if not known:
+            return EMPTY_PASSAGE_IDS, EMPTY_SCORES
+        terms = [term for term, _ in known]
+        rows, scores = self._accumulate(terms, self._statistics.idfs(terms), [w for _, w in known])
+        matching = np.zeros(self.num_rows, dtype=bool)
+        matching[rows] = True
+        if eligible is not None:
+            matching &= eligible
+        return top_k_marked(scores, matching, top_k)
+
+    def passage_terms(self, rows: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Every term of the given global rows: (term, position in ``rows``, tf) per posting.
+
+        One pass over each segment's postings (what pseudo-relevance feedback needs: the
+        postings are stored by term, not by passage).
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        terms: list[str] = []
+        positions, tfs = [], []
+        for segment, offset in zip(self._segments, self._offsets, strict=False):
+            postings = segment.postings
+            local = rows - offset
+            inside = (local >= 0) & (local < segment.num_rows)
+            if not inside.any():
+                continue
+            hits = np.flatnonzero(np.isin(postings.posting_passage_ids, local[inside]))
+            term_ids = np.searchsorted(postings.indptr, hits, side="right") - 1
+            vocabulary = postings.vocabulary
+            terms.extend(str(vocabulary[term_id]) for term_id in term_ids.tolist())
+            position_of = {int(row): n for n, row in enumerate(local) if inside[n]}
+            positions.append(
+                np.fromiter(
+                    (position_of[int(r)] for r in postings.posting_passage_ids[hits]),
+                    np.int64,
+                    len(hits),
+                )
+            )
+            tfs.append(postings.posting_tfs[hits])
+        if not terms:
+            return [], np.empty(0, np.int64), np.empty(0, np.float64)
+        return terms, np.concatenate(positions), np.concatenate(tfs).astype(np.float64)
+
+    def passage_lengths(self, rows: np.ndarray) -> np.ndarray:
+        """The length in terms of each global row."""
+        rows = np.asarray(rows, dtype=np.int64)
+        numbers = np.searchsorted(np.array(self._offsets), rows, side="right") - 1
+        return np.array(
+            [
+                self._segments[n].postings.passage_lengths[row - self._offsets[n]]
+                for n, row in zip(numbers.tolist(), rows.tolist(), strict=True)
+            ],
+            dtype=np.float64,
+        )
+
     def _accumulate(
-        self, terms: list[str], idfs: list[float], counts: list[int]
+        self, terms: list[str], idfs: list[float], counts: list[float]
     ) -> tuple[np.ndarray, np.ndarray]:
         """The global rows of the terms' postings, and every row's summed score (float64).
 

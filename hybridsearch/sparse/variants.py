@@ -210,7 +210,7 @@ def sum_by_passage(
     passage_ids: np.ndarray,
     posting_scores: np.ndarray,
     term_sizes: Sequence[int],
-    counts: Sequence[int],
+    counts: Sequence[float],
     num_passages: int,
 ) -> np.ndarray:
     """Sum the query terms' posting scores per passage: float64 array of ``num_passages``.
@@ -220,17 +220,18 @@ def sum_by_passage(
         posting_scores: Their scores (:meth:`Variant.posting_scores`), aligned; a fresh
             array, since the scores of a repeated term are scaled in place.
         term_sizes: How many postings each term has there, in the same order.
-        counts: How often each term occurs in the query (its scores count that often).
+        counts: How often each term occurs in the query (its scores count that often), or
+            each term's weight (a pseudo-relevance-feedback query weights its terms).
         num_passages: The length of the result; passages without a term get 0.
 
     ``np.bincount`` adds the weights in array order, so each passage's score is its terms'
     contributions added one by one in query-term order, starting from 0: the same bits
     whichever index calls this, as long as it lists the terms in the same order.
     """
-    if counts and max(counts) > 1:
+    if any(count != 1 for count in counts):
         start = 0
         for size, count in zip(term_sizes, counts, strict=True):
-            if count > 1:
+            if count != 1:
                 posting_scores[start : start + size] *= count
             start += size
     return np.bincount(passage_ids, weights=posting_scores, minlength=num_passages)

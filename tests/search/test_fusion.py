@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hybridsearch.errors import InvalidInputError
-from hybridsearch.search.fusion import convex, fuse, rrf
+from hybridsearch.search.fusion import convex, dbsf, fuse, rrf
 
 LIST_A = ["d1", "d2", "d3"]
 LIST_B = ["d3", "d1", "d4"]
@@ -144,6 +144,40 @@ def test_convex_all_equal_scores() -> None:
     assert convex([[("x", 5.0), ("y", 5.0)]]) == [("x", 1.0), ("y", 1.0)]
     assert convex([[("x", 5.0), ("y", 5.0)]], normalization="zscore") == [("x", 0.0), ("y", 0.0)]
     assert convex([[("only", -3.0)]]) == [("only", 1.0)]
+
+
+# --- dbsf ----------------------------------------------------------------------------------
+
+DBSF_A = [("a", 10.0), ("b", 6.0), ("c", 2.0)]
+DBSF_B = [("c", 3.0), ("d", 2.0), ("a", 1.0)]
+
+
+def test_dbsf_hand_computed() -> None:
+    # A: mean 6, sample std sqrt(32 / 2) = 4, so [6 - 12, 6 + 12] -> [0, 1]:
+    #    a (10 + 6) / 24 = 2/3, b 12/24 = 1/2, c 8/24 = 1/3.
+    # B: mean 2, sample std sqrt(2 / 2) = 1, so [-1, 5] -> [0, 1]: c 4/6, d 3/6, a 2/6.
+    # a = 2/3 + 1/3 and c = 1/3 + 2/3 tie at 1: both best-ranked 1st, a appeared first.
+    fused = dbsf([DBSF_A, DBSF_B])
+    assert_fused(fused, [("a", 1.0), ("c", 1.0), ("b", 0.5), ("d", 0.5)])
+    assert_fused(fuse([DBSF_A, DBSF_B], method="dbsf"), fused)
+
+
+def test_dbsf_weights() -> None:
+    # a = 2 * 2/3 + 1/3, c = 2 * 1/3 + 2/3, b = 2 * 1/2, d = 1/2.
+    fused = dbsf([DBSF_A, DBSF_B], weights=[2, 1])
+    assert_fused(fused, [("a", 5 / 3), ("c", 4 / 3), ("b", 1.0), ("d", 0.5)])
+
+
+def test_dbsf_degenerate_lists_and_no_clipping() -> None:
+    assert dbsf([[("only", -3.0)]]) == [("only", 0.5)]
+    assert dbsf([[("x", 5.0), ("y", 5.0)]]) == [("x", 0.5), ("y", 0.5)]
+    # Qdrant does not clip: a list of 11 zeros and one 12 has mean 1 and sample std
+    # sqrt((121 + 11) / 11) = sqrt(12), and 12 maps above 1.
+    scores = [("top", 12.0)] + [(f"z{n}", 0.0) for n in range(11)]
+    std = math.sqrt(12)
+    top_score = dict(dbsf([scores]))["top"]
+    assert top_score == pytest.approx((12 - (1 - 3 * std)) / (6 * std), rel=1e-12)
+    assert top_score > 1.0
 
 
 def test_convex_missing_id_gets_only_other_lists_contribution() -> None:
