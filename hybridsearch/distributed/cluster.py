@@ -35,7 +35,7 @@ def ensure_ray(
     num_cpus: int | None = None,
     object_store_bytes: int | None = None,
 ) -> Any:
-    """Connect to Ray once per process: to ``address`` if given, else start a local instance.
+    """Connect to Ray once per process: to ``address`` (or ``$RAY_ADDRESS``), else start one.
 
     A local instance gets every CPU of the machine (or ``num_cpus``), no dashboard, and
     workers that import this copy of hybridsearch (its folder goes first on their
@@ -48,6 +48,7 @@ def ensure_ray(
     ray = import_ray()
     if ray.is_initialized():
         return ray
+    address = address or os.environ.get("RAY_ADDRESS") or None
     try:
         if address is not None:
             ray.init(address=address, log_to_driver=False, configure_logging=False)

@@ -30,7 +30,8 @@ class RayShardGroup:
         num_shards: How many shards ids are routed over.
         embedding_cache: The passage-vector cache actors encode adds through, or None.
         timeout_s: How long a call may take before its actor is counted as lost.
-        actor_cpus: CPUs Ray reserves per actor (fractional: they mostly wait).
+        actor_cpus: CPUs Ray reserves per actor (default none: they mostly wait, and
+            must not keep build tasks from running).
     """
 
     def __init__(
@@ -40,7 +41,7 @@ class RayShardGroup:
         *,
         embedding_cache: str | Path | None = None,
         timeout_s: float = 120.0,
-        actor_cpus: float = 0.25,
+        actor_cpus: float = 0.0,
     ) -> None:
         self.num_shards = num_shards
         self.directories = {number: str(path) for number, path in directories.items()}

@@ -252,9 +252,14 @@ class _ShardedVectors:
 
     def method(self, allowed_count: int | None = None, *, allowed: Any = None) -> str:
         flt = None if allowed is None else allowed.filter
+        coordinator = self._source._coordinator
+        if flt is None and coordinator.dense_method is not None:
+            return coordinator.dense_method  # the same until a write: no round trip
         methods = sorted(set(self._source.fan_out("dense_method", flt).values()) - {"empty"})
-        shards = len(self._source._coordinator.present_shards)
-        return f"{'; '.join(methods) or 'empty'} (in each of {shards} shards)"
+        described = f"{'; '.join(methods) or 'empty'} (per shard)"
+        if flt is None:
+            coordinator.dense_method = described
+        return described
 
 
 class ShardedCoordinator:
@@ -289,6 +294,7 @@ class ShardedCoordinator:
         counts = self.group.call("counts", shards=self.present_shards)
         self.missing_at_open = tuple(sorted(set(self.present_shards) - set(counts)))
         self.overview = ShardOverview(counts)
+        self.dense_method: str | None = None  # the dense leg's method without a filter
         self.__dict__.pop("_vocabulary_idfs", None)
 
     def term_statistics(self, doc_freqs: Mapping[str, int]) -> GlobalTermStatistics:
