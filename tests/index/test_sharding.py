@@ -31,20 +31,8 @@ from hybridsearch.index.sharded_build import (
 from hybridsearch.index.sharding import merge_candidates
 from tests.index.sharding_support import SEARCH_SHAPES, assert_same_results
 
-WORDS = [
-    "solar",
-    "cell",
-    "battery",
-    "lithium",
-    "protein",
-    "gene",
-    "tumour",
-    "growth",
-    "energy",
-    "storage",
-    "insulin",
-    "mouse",
-]
+_WORD_LINE = "solar cell battery lithium protein gene tumour growth energy storage insulin mouse"
+WORDS = _WORD_LINE.split(" ")
 POOL = [
     " ".join(np.random.default_rng(seed).choice(WORDS, 3 + seed % 7).tolist()) for seed in range(24)
 ]
