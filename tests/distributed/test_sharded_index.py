@@ -1,11 +1,13 @@
 """Sharded indexes on a local Ray instance: scifact with 1, 2 and 3 shards equals one index;
 writes are routed; a shard actor killed mid-query is restarted and the query retried.
 
-Scifact subset: the first 300 documents of the corpus (encoding all 5,183 takes minutes on 2
+Scifact subset: the first 150 documents of the corpus (encoding all 5,183 takes minutes on 2
 cores, past this file's budget), each given two metadata fields derived from its position (so
 filters have something to test), and the first 12 train queries. The single index is built
 first, through a session embedding cache, and every sharded build reads its vectors from it:
-each passage is encoded once per session and both sides hold the same vectors.
+each passage is encoded once per session and both sides hold the same vectors. The scifact
+shards are built in this process (a Ray task loads its own model, seconds each on 2 cores) and
+served by Ray actors; the command-line test builds through Ray tasks.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ import pytest
 
 from hybridsearch import Document, HybridIndex, read_corpus
 from hybridsearch.errors import DuplicateDocumentError, UnknownDocumentError
-from tests.index.sharding_support import SEARCH_SHAPES, assert_same_results
+from hybridsearch.index.sharded_build import build_sharded, build_shards_in_process
+from tests.index.sharding_support import SEARCH_SHAPES, MemoQueryEncoder, assert_same_results
 
 BEIR_ROOT = Path(__file__).resolve().parents[3] / "shared" / "beir"
 SCIFACT = BEIR_ROOT / "scifact"
-SUBSET = 300
+SUBSET = 150
 QUERIES = 12
 FILTERS = (None, {"bucket": {"in": ["a", "c"]}}, {"year": {"gte": 2010}})
 
@@ -51,21 +54,28 @@ def scifact_subset():
 def scifact_single(scifact_subset, encoder, tmp_path_factory):
     cache = tmp_path_factory.mktemp("scifact-vectors")
     index = HybridIndex.build(scifact_subset[0], model=encoder, embedding_cache=cache)
+    index.encoder = MemoQueryEncoder(encoder)  # each query encoded once, for both sides
     return index, cache
 
 
 @pytest.fixture(scope="session")
-def scifact_sharded(ray_instance, scifact_subset, scifact_single, tmp_path_factory):
-    """Sharded builds of the subset on Ray, 1, 2 and 3 shards; closed at the end."""
+def scifact_sharded(ray_instance, scifact_subset, scifact_single, encoder, tmp_path_factory):
+    """The subset in 1, 2 and 3 shards, each served by Ray actors; closed at the end."""
     from hybridsearch.distributed.sharded_index import ShardedIndex
 
-    _, cache = scifact_single
+    single, cache = scifact_single
     indexes = {}
     for shards in (1, 2, 3):
         path = tmp_path_factory.mktemp(f"scifact-{shards}") / "index"
-        indexes[shards] = ShardedIndex.build(
-            scifact_subset[0], path, shards=shards, embedding_cache=cache
+        build_sharded(
+            scifact_subset[0],
+            path,
+            shards,
+            build_shards_in_process(encoder),
+            build_options={"embedding_cache": cache},
         )
+        indexes[shards] = ShardedIndex.open(path, model=encoder)
+        indexes[shards].coordinator.encoder = single.encoder
     yield indexes
     for index in indexes.values():
         index.close()
@@ -90,7 +100,7 @@ def test_scifact_sharded_equals_one_index(shards, scifact_subset, scifact_single
 
 
 def test_killed_actor_is_restarted_and_the_query_retried(
-    ray_instance, scifact_subset, scifact_single, scifact_sharded, tmp_path
+    ray_instance, scifact_subset, scifact_single, scifact_sharded, encoder, tmp_path
 ):
     from hybridsearch.distributed.sharded_index import ShardedIndex
 
@@ -120,7 +130,7 @@ def test_killed_actor_is_restarted_and_the_query_retried(
     # A shard that cannot restart (its directory is gone) is reported, never silently dropped.
     copy = tmp_path / "copy"
     shutil.copytree(sharded.directory, copy)
-    with ShardedIndex.open(copy) as broken:
+    with ShardedIndex.open(copy, model=encoder) as broken:
         shutil.rmtree(copy / "shards" / "shard_0001")
         ray_instance.kill(broken.coordinator.group.actors[1], no_restart=True)
         with pytest.warns(RuntimeWarning, match=r"shards \[1\] did not answer"):
@@ -151,10 +161,15 @@ def test_writes_are_routed_and_statistics_stay_global(ray_instance, encoder, tmp
     cache = tmp_path / "vectors"
     single_path = tmp_path / "single"
     HybridIndex.build(documents, model=encoder, embedding_cache=cache).save(single_path)
+    build_sharded(
+        documents,
+        tmp_path / "sharded",
+        2,
+        build_shards_in_process(encoder),
+        build_options={"embedding_cache": cache},
+    )
     with (
-        ShardedIndex.build(
-            documents, tmp_path / "sharded", shards=3, embedding_cache=cache
-        ) as sharded,
+        ShardedIndex.open(tmp_path / "sharded", model=encoder, embedding_cache=cache) as sharded,
         HybridIndex.open(single_path, model=encoder, embedding_cache=cache) as single,
     ):
         added = [Document("d9", "battery recycling of lithium"), Document("d10", "solar mice")]
@@ -174,7 +189,7 @@ def test_writes_are_routed_and_statistics_stay_global(ray_instance, encoder, tmp
             )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        reopened = ShardedIndex.open(tmp_path / "sharded")
+        reopened = ShardedIndex.open(tmp_path / "sharded", model=encoder)
     with reopened:
         assert reopened.num_documents == 6
 

@@ -6,6 +6,25 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+
+class MemoQueryEncoder:
+    """A query encoder that encodes each query text once (tests search the same few queries
+    hundreds of times); both sides of a comparison use it, so they get the same vectors."""
+
+    def __init__(self, encoder: Any) -> None:
+        self._encoder = encoder
+        self.identity = encoder.identity
+        self._vectors: dict[str, Any] = {}
+
+    def encode_queries(self, texts: Sequence[str]) -> Any:
+        import numpy as np
+
+        for text in texts:
+            if text not in self._vectors:
+                self._vectors[text] = self._encoder.encode_queries([text])[0]
+        return np.stack([self._vectors[text] for text in texts])
+
+
 #: Every combination of mode, fusion and unit a search can run.
 SEARCH_SHAPES: tuple[dict[str, Any], ...] = tuple(
     {"mode": mode, "unit": unit, **({"fusion": fusion} if fusion else {})}

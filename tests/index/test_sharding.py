@@ -29,7 +29,7 @@ from hybridsearch.index.sharded_build import (
     open_coordinator,
 )
 from hybridsearch.index.sharding import merge_candidates
-from tests.index.sharding_support import SEARCH_SHAPES, assert_same_results
+from tests.index.sharding_support import SEARCH_SHAPES, MemoQueryEncoder, assert_same_results
 
 _WORD_LINE = "solar cell battery lithium protein gene tumour growth energy storage insulin mouse"
 WORDS = _WORD_LINE.split(" ")
@@ -42,6 +42,11 @@ QUERIES = ["solar cell energy", "protein gene mouse", "battery", "unheard-of wor
 @pytest.fixture(scope="session")
 def vector_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("sharding-vectors")
+
+
+@pytest.fixture(scope="session")
+def query_encoder(encoder):
+    return MemoQueryEncoder(encoder)
 
 
 corpora = st.lists(
@@ -58,7 +63,7 @@ corpora = st.lists(
     variant=st.sampled_from(["lucene", "okapi", "bm25plus"]),
 )
 def test_sharded_search_equals_one_index(
-    corpus, num_shards, variant, encoder, vector_cache, tmp_path_factory
+    corpus, num_shards, variant, encoder, query_encoder, vector_cache, tmp_path_factory
 ):
     documents = [
         Document(f"doc{n}", POOL[text], metadata={"year": year})
@@ -71,6 +76,7 @@ def test_sharded_search_equals_one_index(
         documents, path, num_shards, build_shards_in_process(encoder), build_options=options
     )
     coordinator = open_coordinator(path, model=encoder)
+    single.encoder = coordinator.encoder = query_encoder
     present = tuple(n for n, flag in enumerate(read_sharded_manifest(path).present) if flag)
     for flt in (None, {"year": {"gte": 2002}}):
         for shape in SEARCH_SHAPES:
