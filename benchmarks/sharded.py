@@ -1,10 +1,10 @@
 """Sharded build and search: Ray on this machine, and the coordinator's merge cost.
 
-Part 1 (local Ray, ``--ray-shards``, default 1 2 4): the whole scifact corpus built as a sharded
-index (each shard a Ray task: chunk, analyse, encode through the embedding cache, save), then
-the first ``--queries`` train queries searched one at a time (hybrid, RRF, k=10; BM25 and dense
-alone too), against one in-process HybridIndex of the same corpus. Build seconds, p50/p95 query
-ms, and whether every result list equals the single index's.
+Part 1 (local Ray, ``--ray-shards``, default 1 2 4): scifact (``--documents``: its first N)
+built as a sharded index (each shard a Ray task: chunk, analyse, encode through the embedding
+cache, save), then the first ``--queries`` train queries searched one at a time (hybrid, RRF,
+k=10; BM25 and dense alone too), against one in-process HybridIndex of the same corpus. Build
+seconds, p50/p95 query ms, and whether every result list equals the single index's.
 
 Part 2 (in-process, no Ray, ``--simulated-shards``, default 1 2 4 8 16 32): the first
 ``--simulated-documents`` scifact documents split over up to 32 shards served by
@@ -42,11 +42,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
-def load(data: Path, queries: int) -> tuple[list[Any], list[str]]:
+def load(data: Path, queries: int, limit: int | None) -> tuple[list[Any], list[str]]:
     from hybridsearch import read_corpus
     from hybridsearch.eval.beir import load_beir
 
-    documents = list(read_corpus(data))
+    documents = list(itertools.islice(read_corpus(data), limit))
     texts = list(load_beir(data, split="train").queries.values())[:queries]
     return documents, texts
 
@@ -184,6 +184,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=default_data_path("scifact"))
     parser.add_argument("--cache", type=Path, help="an embedding cache to copy and read")
     parser.add_argument("--queries", type=int, default=50)
+    parser.add_argument("--documents", type=int, help="only the first N documents (default all)")
     parser.add_argument("--ray-shards", type=int, nargs="*", default=[1, 2, 4])
     parser.add_argument("--simulated-shards", type=int, nargs="*", default=[1, 2, 4, 8, 16, 32])
     parser.add_argument("--simulated-documents", type=int, default=1000)
@@ -192,7 +193,7 @@ def main() -> None:
     from hybridsearch import HybridIndex
     from hybridsearch.dense.encoder import Encoder
 
-    documents, queries = load(args.data, args.queries)
+    documents, queries = load(args.data, args.queries, args.documents)
     with tempfile.TemporaryDirectory(prefix="sharded-bench-") as temporary:
         workdir = Path(temporary)
         cache = workdir / "cache"
