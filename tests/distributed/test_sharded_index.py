@@ -1,7 +1,7 @@
 """Sharded indexes on a local Ray instance: scifact with 1, 2 and 3 shards equals one index;
 writes are routed; a shard actor killed mid-query is restarted and the query retried.
 
-Scifact subset: the first 150 documents of the corpus (encoding all 5,183 takes minutes on 2
+Scifact subset: the first 120 documents of the corpus (encoding all 5,183 takes minutes on 2
 cores, past this file's budget), each given two metadata fields derived from its position (so
 filters have something to test), and the first 12 train queries. The single index is built
 first, through a session embedding cache, and every sharded build reads its vectors from it:
@@ -26,7 +26,7 @@ from tests.index.sharding_support import SEARCH_SHAPES, MemoQueryEncoder, assert
 
 BEIR_ROOT = Path(__file__).resolve().parents[3] / "shared" / "beir"
 SCIFACT = BEIR_ROOT / "scifact"
-SUBSET = 150
+SUBSET = 120
 QUERIES = 12
 FILTERS = (None, {"bucket": {"in": ["a", "c"]}}, {"year": {"gte": 2010}})
 
