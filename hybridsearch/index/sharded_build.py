@@ -192,7 +192,3 @@ def open_coordinator(
     present = [number for number, flag in enumerate(manifest.present) if flag]
     return ShardedCoordinator(group, present, settings, encoder, identity)
 
-
-def manifest_path(path: str | Path) -> Path:
-    """The top manifest file of the index at ``path``."""
-    return Path(path) / storage.MANIFEST_NAME
