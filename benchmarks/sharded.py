@@ -237,6 +237,7 @@ def main() -> None:
             cache,
             args.simulated_shards,
             workdir,
+            fixed,
         )
         result = {
             "documents": single.num_documents,
