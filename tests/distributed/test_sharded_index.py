@@ -24,6 +24,9 @@ from hybridsearch.errors import DuplicateDocumentError, UnknownDocumentError
 from hybridsearch.index.sharded_build import build_sharded, build_shards_in_process
 from tests.index.sharding_support import SEARCH_SHAPES, MemoQueryEncoder, assert_same_results
 
+# Ray's start, the scifact subset's encoding and the Ray builds take over 20 s together.
+pytestmark = pytest.mark.slow
+
 BEIR_ROOT = Path(__file__).resolve().parents[3] / "shared" / "beir"
 SCIFACT = BEIR_ROOT / "scifact"
 SUBSET = 120
