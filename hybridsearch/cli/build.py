@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from hybridsearch.errors import InvalidInputError
+
 if TYPE_CHECKING:
     from hybridsearch import HybridIndex
 
@@ -64,6 +66,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "builds, so an unchanged corpus is not encoded again",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    parser.add_argument(
+        "--shards",
+        type=int,
+        default=1,
+        help="split the index into this many shards, built and served by Ray (default 1: "
+        "one ordinary index)",
+    )
+    parser.add_argument(
+        "--ray-address",
+        help="the Ray cluster to build on (default: start a local Ray instance); implies a "
+        "sharded index",
+    )
     return parser
 
 
@@ -72,6 +86,10 @@ def run(args: argparse.Namespace) -> int:
     from hybridsearch import HybridIndex  # loads torch: only when the command runs
 
     index_path = Path(args.index)
+    if args.shards < 1:
+        raise InvalidInputError(f"--shards must be >= 1, got {args.shards}")
+    if args.shards > 1 or args.ray_address is not None:
+        return run_sharded(args, index_path)
     # Only when asked: the encoder's own default is the 16 the help text names.
     encoder_options = {"batch_size": args.batch_size} if args.batch_size is not None else {}
     index = HybridIndex.open_or_build(
@@ -86,6 +104,31 @@ def run(args: argparse.Namespace) -> int:
         **encoder_options,
     )
     print_summary(index, index_path)
+    return 0
+
+
+def run_sharded(args: argparse.Namespace, index_path: Path) -> int:
+    """Build a sharded index on Ray and print its counts (on stderr)."""
+    from hybridsearch import read_corpus
+    from hybridsearch.distributed.sharded_index import ShardedIndex
+
+    with ShardedIndex.build(
+        read_corpus(Path(args.corpus)),
+        index_path,
+        shards=args.shards,
+        model=args.model,
+        ray_address=args.ray_address,
+        embedding_cache=args.embedding_cache,
+        batch_size=args.batch_size,
+        chunking={"passage_tokens": args.passage_tokens, "overlap": args.overlap},
+        bm25={"variant": args.bm25_variant, "k1": args.k1, "b": args.b},
+        vectors={"kind": "hnsw" if args.hnsw else "flat"},
+    ) as index:
+        print(
+            f"built {index_path}: {index.num_documents} documents -> {index.num_passages} "
+            f"passages in {index.num_shards} shards",
+            file=sys.stderr,
+        )
     return 0
 
 

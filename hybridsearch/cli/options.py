@@ -26,9 +26,18 @@ def add_model_option(parser: argparse.ArgumentParser) -> None:
 
 
 def load_index(path: str, model: str | None = None) -> HybridIndex:
-    """The index saved at ``path``, with its encoder (``model`` if the folder moved)."""
-    from hybridsearch import HybridIndex  # loads torch: only when a command runs
+    """The index saved at ``path``, with its encoder (``model`` if the folder moved).
 
+    A sharded index (``build --shards``) opens on Ray (the cluster at ``$RAY_ADDRESS``, else a
+    local instance) and searches as one index does.
+    """
+    from hybridsearch import HybridIndex  # loads torch: only when a command runs
+    from hybridsearch.index.shard_routing import is_sharded_index
+
+    if is_sharded_index(path):
+        from hybridsearch.distributed.sharded_index import ShardedIndex
+
+        return ShardedIndex.open(path, model=model)  # type: ignore[return-value]
     return HybridIndex.load(path, model=model)
 
 

@@ -93,6 +93,7 @@ class SegmentedBM25:
         self,
         segments: Sequence[SparseSegment],
         settings: BM25Settings | Mapping[str, Any] | None = None,
+        statistics: LiveStatistics | None = None,
     ) -> None:
         """Index a snapshot.
 
@@ -100,6 +101,12 @@ class SegmentedBM25:
             segments: The segments in index order (global rows follow this order).
             settings: The variant and its parameters (a :class:`BM25Settings`, a mapping of
                 some of its fields, or None for the defaults).
+            statistics: The corpus statistics to score with, or None for those of these
+                segments' live passages. A shard of a larger index passes the statistics of
+                the whole corpus (N, average length, document frequencies, idfs), so its
+                scores are those one index over the whole corpus would give
+                (:mod:`hybridsearch.index.sharding`); it must answer as
+                :class:`LiveStatistics` does, ``all_live`` about these segments.
 
         Raises:
             InvalidInputError: A segment is not a :class:`SparseSegment`, or bad settings.
@@ -114,7 +121,9 @@ class SegmentedBM25:
         self._settings = BM25Settings.coerce(settings, "settings")
         self._variant = VARIANTS[self._settings.variant]
         self._params = self._settings.params
-        self._statistics = LiveStatistics(segments, self._settings)
+        self._statistics = (
+            LiveStatistics(segments, self._settings) if statistics is None else statistics
+        )
         self._offsets = [0]
         for segment in segments:
             self._offsets.append(self._offsets[-1] + segment.num_rows)
