@@ -155,7 +155,7 @@ class HybridIndex(Updates):
         segment = new_segment(directory, content)
         snapshot = Snapshot(
             [segment], [np.zeros(len(documents), np.bool_)], settings.bm25,
-            settings.vectors.ef_search,
+            settings.vectors.ef_search, settings.vectors.ivf_probe,
         )
         info = BuildInfo(
             chunking_report=report,
