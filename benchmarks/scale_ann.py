@@ -157,6 +157,7 @@ def ivf_rows(
         )
     else:
         index = faiss.IndexIVFFlat(quantizer, vectors.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
+    index.cp.niter = 10  # as hybridsearch.dense.ivf trains
     sample = np.random.default_rng(1).choice(
         len(vectors), min(len(vectors), 40 * nlist), replace=False
     )

@@ -11,7 +11,8 @@ values alone, so a segmented search equals one brute-force ranking of all live a
 exactly (rows, order, scores), however the rows are split into segments. A segment with a
 graph and at least ``exact_below`` live allowed rows is searched through the graph with an ID
 selector (:mod:`hybridsearch.dense.hnsw`), and its hits are rescored the same exact way;
-fewer go exact, and :meth:`SegmentedVectors.method` says which.
+fewer go exact, and :meth:`SegmentedVectors.method` says which. A segment with an IVF index
+(:mod:`hybridsearch.dense.ivf`) is searched the same way through its nearest cells.
 
 Measured here (2 shared cores; numpy, OpenBLAS and FAISS at one thread; vectors 384-d
 float32, memory-mapped and in the page cache; p50 ms per query, k=10; a throwaway script):
