@@ -531,7 +531,7 @@ def main() -> None:
     parser.add_argument("--hnsw-m", type=int, default=32)
     parser.add_argument("--ef-construction", type=int, default=200)
     parser.add_argument("--ef-search", type=int, default=128)
-    parser.add_argument("--ivf-lists", type=int, default=4096)
+    parser.add_argument("--ivf-lists", type=int, default=2048)
     parser.add_argument("--ivf-probe", type=int, default=64)
     parser.add_argument("--vectors", choices=VECTOR_MODES, default="noisy-copies")
     parser.add_argument("--queries-only", action="store_true",

@@ -51,7 +51,8 @@ def recall(approximate, exact_index, queries, allowed, passing) -> float:
 
 def test_cells_follow_the_square_root_rule_within_bounds():
     settings = VectorSettings(kind="ivf")
-    assert ivf_lists_for(1_000_000, settings) == 4000
+    assert ivf_lists_for(1_000_000, settings) == 2048  # 4 sqrt(n) = 4000, capped
+    assert ivf_lists_for(100_000, settings) == 1264
     assert ivf_lists_for(ROWS, settings) == 500  # 4 sqrt(n) = 565, but 40 training rows each
     assert ivf_lists_for(1_000_000, VectorSettings(kind="ivf", ivf_lists=1024)) == 1024
     assert ivf_lists_for(400, settings) == 10  # no more cells than 40 training rows each
@@ -137,7 +138,7 @@ def test_effective_nprobe_grows_as_fewer_rows_pass():
 def test_settings_of_a_manifest_written_before_ivf_read_with_defaults():
     old = {"kind": "hnsw", "hnsw_m": 16, "ef_construction": 100, "ef_search": 64}
     settings = VectorSettings.from_dict(old)
-    assert (settings.ivf_lists, settings.ivf_probe) == (4096, 64)
+    assert (settings.ivf_lists, settings.ivf_probe) == (2048, 64)
     assert VectorSettings.from_dict(settings.to_dict()) == settings
     with pytest.raises(IndexFormatError, match="ivf_probe"):
         VectorSettings.from_dict({**old, "ivf_probe": 0})

@@ -201,7 +201,7 @@ def test_vector_settings_defaults_and_round_trip():
         "hnsw_m": 32,
         "ef_construction": 200,
         "ef_search": 128,
-        "ivf_lists": 4096,
+        "ivf_lists": 2048,
         "ivf_probe": 64,
     }
     hnsw = VectorSettings(kind="hnsw", hnsw_m=8, ef_construction=40, ef_search=16)
