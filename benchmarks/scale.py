@@ -6,17 +6,26 @@ filter ``{"bucket": 3}`` selects 10% of the documents. Queries: the first 200 sc
 queries, encoded by the real query encoder at search time (their encoding is in the timings).
 
 **Passage vectors are not encoded.** Each distinct scifact passage is encoded once (read from
-``benchmarks/cache`` when there) and every repeat gets that vector plus Gaussian noise
-(``--noise``, relative norm), renormalised: stored real vectors, so the dense leg ranks real
-neighbours, but copies of one passage are near-duplicates. The benchmark swaps the package's
+``benchmarks/cache`` when there) and every repeat gets a vector made from it
+(:mod:`benchmarks.synthetic_vectors`, ``--vectors``): ``noisy-copies`` (the default, the first
+runs) that vector plus Gaussian noise (``--noise``, relative norm), renormalised, so copies of
+one passage are near-duplicates; ``realistic`` a normalised mixture of it and one or two other
+real passage vectors plus small noise (a labelled synthetic mode: distinct vectors spread like
+real embeddings, but not real data). The benchmark swaps the package's
 ``encode_passages_cached`` for that lookup, so the build's ``encode`` stage is a lookup, not a
 model run. Chunking is real at the sizes below ``--memo-chunking-above``; above it a repeated
 document reuses the spans the real chunker gave its first copy (the output is identical), and
 the result records the per-document chunking rate so the full cost can be extrapolated.
 
+The dense leg is exact, or HNSW (``--hnsw-sizes``) or IVF (``--ivf-sizes``) per size.
+``--queries-only`` reuses the indexes a previous run left in ``--work`` (load, queries and
+recall only; ``--probe-values`` / ``--ef-values`` then sweep IVF nprobe / HNSW efSearch).
+
 Usage::
 
     python benchmarks/scale.py --sizes 100000 1000000 --frozen-sizes 100000
+    nice -n 19 python benchmarks/scale.py --sizes 1000000 --ivf-sizes 1000000 \
+        --vectors realistic --name scale_ivf_1m_realistic
 """
 
 from __future__ import annotations
@@ -41,6 +50,8 @@ from benchmarks._common import (
     single_thread_environment,
     write_results,
 )
+from benchmarks.synthetic_vectors import MODES as VECTOR_MODES
+from benchmarks.synthetic_vectors import make_vectors, real_vector_pool
 
 FILTER = {"bucket": 3}
 MODES = ("bm25", "dense", "hybrid")
@@ -97,24 +108,24 @@ def frozen_layout() -> bool:
 
 
 class StoredVectors:
-    """Passage texts -> the stored vector of that text plus noise (replaces encoding)."""
+    """Passage texts -> a vector made from the stored vector of that text (replaces encoding).
 
-    def __init__(self, texts: list[str], vectors: np.ndarray, noise: float, seed: int) -> None:
+    ``mode`` (:mod:`benchmarks.synthetic_vectors`): ``noisy-copies`` (that vector plus noise)
+    or ``realistic`` (a mixture of it and other real vectors from ``pool``, plus small noise).
+    """
+
+    def __init__(self, texts: list[str], vectors: np.ndarray, noise: float, seed: int,
+                 mode: str = "noisy-copies", pool: np.ndarray | None = None) -> None:
         self.row_of = {text: row for row, text in enumerate(texts)}
         self.base = vectors.astype(np.float32)
-        self.noise = noise
-        self.rng = np.random.default_rng(seed)
+        self.noise = noise if mode == "noisy-copies" else None  # realistic: its own default
+        self.seed, self.mode, self.pool = seed, mode, pool
         self.made: list[np.ndarray] = []  # every matrix handed out, in order (for recall)
 
     def __call__(self, encoder: Any, texts: list[str], cache: Any = None) -> np.ndarray:
         rows = np.fromiter((self.row_of[text] for text in texts), np.int64, len(texts))
-        out = self.base[rows]
-        for start in range(0, len(out), 100_000):  # in blocks: bounded temporary memory
-            block = out[start : start + 100_000]
-            noise = self.rng.standard_normal(block.shape, dtype=np.float32)
-            noise *= self.noise / np.sqrt(block.shape[1])
-            block += noise
-            block /= np.linalg.norm(block, axis=1, keepdims=True)
+        out = make_vectors(self.mode, rows, self.base, self.pool, self.seed + len(self.made),
+                           self.noise)
         self.made.append(out)
         return out
 
@@ -171,6 +182,8 @@ def timed_queries(index: Any, queries: list[str], **options: Any) -> dict[str, A
         "p50_ms": round(float(np.percentile(times, 50)), 2),
         "p95_ms": round(float(np.percentile(times, 95)), 2),
         "query_encode_p50_ms": round(float(np.percentile(encode, 50)), 2),
+        # What the index does, without the query encoder (the part 2 busy cores slow most).
+        "p50_ms_without_encode": round(float(np.percentile(np.subtract(times, encode), 50)), 2),
     }
     plan = getattr(result, "plan", None)
     if plan is not None and hasattr(plan, "describe"):
@@ -212,13 +225,14 @@ def load_probe(path: Path, verify: bool, frozen: bool, data: Path) -> dict[str, 
     env = dict(os.environ)
     if frozen:
         env["PYTHONPATH"] = FROZEN_CHECKOUT["path"]
-    command = [sys.executable, __file__, "--probe", str(path), "--verify", str(int(verify)),
+    code = 2 if verify == "background" else int(verify)
+    command = [sys.executable, __file__, "--probe", str(path), "--verify", str(code),
                "--data", str(data)]
     output = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
-def _probe(path: str, verify: bool, queries: list[str]) -> None:
+def _probe(path: str, verify: bool | str, queries: list[str]) -> None:
     import psutil
 
     if frozen_layout():
@@ -235,6 +249,16 @@ def _probe(path: str, verify: bool, queries: list[str]) -> None:
     index = HybridIndex.load(path, model=encoder, verify_checksums=verify)
     seconds = time.perf_counter() - started
     after = process.memory_info().rss
+    extra = {}
+    if verify == "background":
+        extra["verified_after_s"] = round(time.perf_counter() - started, 3)
+        index.wait_for_verification()
+        extra["verified_after_s"] = round(time.perf_counter() - started, 3)
+    # Loaded again in this process: modules imported, files in the page cache. What is left
+    # is the index's own part of a load (the first load also imports nltk, faiss, ...).
+    started = time.perf_counter()
+    HybridIndex.load(path, model=encoder, verify_checksums=False)
+    extra["second_load_no_verify_s"] = round(time.perf_counter() - started, 3)
     for query in queries[:20]:
         index.search(query, k=10)
     searched = process.memory_info().rss
@@ -243,7 +267,7 @@ def _probe(path: str, verify: bool, queries: list[str]) -> None:
         "rss_after_load_mb": round((after - before) / 2**20, 1),
         "rss_after_20_hybrid_queries_mb": round((searched - before) / 2**20, 1),
         "rss_encoder_only_mb": round(before / 2**20, 1),
-    }))
+    } | extra))
 
 
 def run_size(args: argparse.Namespace, base: list[dict], queries: list[str], passages: int,
@@ -256,9 +280,10 @@ def run_size(args: argparse.Namespace, base: list[dict], queries: list[str], pas
     counts, texts, vectors, chunk_rate = unique
     main, more = repeated(base, counts, passages, 0.01)
     as_documents = [Document(d["id"], d["text"], d["title"], d["metadata"]) for d in main]
-    stored = StoredVectors(texts, vectors, args.noise, seed=passages)
+    stored = StoredVectors(texts, vectors, args.noise, seed=passages, mode=args.vectors,
+                           pool=real_vector_pool(Path(args.cache)))
     embedding_cache.encode_passages_cached = stored
-    kind = "hnsw" if passages in args.hnsw_sizes else "flat"
+    kind = vector_kind(args, passages)
     memo = passages > args.memo_chunking_above
     if memo:
         from hybridsearch.corpus.chunking import Chunker
@@ -266,18 +291,17 @@ def run_size(args: argparse.Namespace, base: list[dict], queries: list[str], pas
         chunk_memo(Chunker)
     result: dict[str, Any] = {
         "passages": passages, "documents": len(main), "vector_kind": kind,
+        "vector_settings": vector_settings(args, kind), "vector_mode": args.vectors,
         "chunking": "memoised (repeats reuse the first copy's spans)" if memo else "real",
     }
     print(f"== {passages} passages, {len(main)} documents, {kind}", flush=True)
     started = time.perf_counter()
-    index = HybridIndex.build(
-        as_documents, model=encoder, vectors={"kind": kind, "ef_construction": args.ef_construction}
-    )
+    index = HybridIndex.build(as_documents, model=encoder, vectors=vector_settings(args, kind))
     result["build_s"] = round(time.perf_counter() - started, 2)
     result["build_stages_s"] = {k: round(v, 2) for k, v in index.build_info.seconds.items()}
     result["build_stages_note"] = (
-        "encode = stored-vector lookup + noise (no model run); vectors = metadata columns"
-        + (" + HNSW graph" if kind == "hnsw" else "")
+        f"encode = stored-vector lookup, {args.vectors} (no model run); vectors = metadata "
+        "columns" + {"hnsw": " + HNSW graph", "ivf": " + IVF index"}.get(kind, "")
     )
     if memo:
         result["chunk_s_extrapolated_real"] = round(chunk_rate * len(main), 1)
@@ -286,52 +310,92 @@ def run_size(args: argparse.Namespace, base: list[dict], queries: list[str], pas
     started = time.perf_counter()
     index.save(folder)
     result["save_s"] = round(time.perf_counter() - started, 2)
-    all_vectors = stored.made[0]
     del index, as_documents
     gc.collect()
     result["disk_mb"] = round(disk_bytes(folder) / 2**20, 1)
-    result["vectors_mb"] = round(all_vectors.nbytes / 2**20, 1)
-    print(json.dumps(result), flush=True)
-    for verify in (False, True):
-        result[f"load_verify_{verify}"] = load_probe(folder, verify, frozen=False, data=args.data)
-    print(json.dumps(result), flush=True)
-    if passages >= 500_000:
-        queries = queries[: args.queries_large]
-    result["queries_run"] = len(queries)
-    result["queries"] = query_figures(folder, queries, encoder, all_vectors, main, True)
-    print(json.dumps(result), flush=True)
-    result["updates"] = update_figures(folder, more, main, encoder)
-    del all_vectors, stored
+    result["vectors_mb"] = round(stored.made[0].nbytes / 2**20, 1)
+    del stored
     gc.collect()
+    print(json.dumps(result), flush=True)
+    result |= measure_saved(args, folder, queries, encoder)
+    result["updates"] = update_figures(folder, more, main, encoder)
     return result
 
 
-def query_figures(folder: Path, queries: list[str], encoder: Any, vectors: np.ndarray,
-                  documents: list[dict], living: bool) -> dict[str, Any]:
-    """p50/p95 per mode, unfiltered and filtered (living index), and dense recall@10."""
+def vector_kind(args: argparse.Namespace, passages: int) -> str:
+    """The dense index kind at this size: hnsw, ivf, or flat (exact)."""
+    if passages in args.hnsw_sizes:
+        return "hnsw"
+    return "ivf" if passages in args.ivf_sizes else "flat"
+
+
+def vector_settings(args: argparse.Namespace, kind: str) -> dict[str, Any]:
+    """The VectorSettings fields this run builds with."""
+    return {"kind": kind, "hnsw_m": args.hnsw_m, "ef_construction": args.ef_construction,
+            "ef_search": args.ef_search, "ivf_lists": args.ivf_lists, "ivf_probe": args.ivf_probe}
+
+
+def measure_saved(args: argparse.Namespace, folder: Path, queries: list[str],
+                  encoder: Any) -> dict[str, Any]:
+    """Load probes (fresh processes), then query figures (and any nprobe/ef sweep)."""
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    result: dict[str, Any] = {"vector_settings": manifest["settings"]["vectors"]}
+    for verify in (False, True, "background"):
+        result[f"load_verify_{verify}"] = load_probe(folder, verify, frozen=False, data=args.data)
+    print(json.dumps(result), flush=True)
+    if int(folder.name.rsplit("_", 1)[-1]) >= 500_000:  # living_<passages>
+        queries = queries[: args.queries_large]
+    result["queries_run"] = len(queries)
+    result["queries"] = query_figures(folder, queries, encoder)
+    sweep = [("ivf_probe", value) for value in args.probe_values]
+    sweep += [("ef_search", value) for value in args.ef_values]
+    if sweep:
+        result["search_sweep"] = [
+            {name: value} | query_figures(folder, queries, encoder, override=(name, value),
+                                          modes=("dense", "hybrid"))
+            for name, value in sweep
+        ]
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def query_figures(folder: Path, queries: list[str], encoder: Any,
+                  override: tuple[str, int] | None = None,
+                  modes: tuple[str, ...] = MODES) -> dict[str, Any]:
+    """p50/p95 per mode, unfiltered and filtered, and dense recall@10 against exact search.
+
+    The exact answer comes from the index's own vectors and live and filtered passages (its
+    snapshot), so it holds for a reused index after updates as well. ``override``: search
+    with another ``ivf_probe`` or ``ef_search`` than the manifest's (a benchmark-only swap
+    of the snapshot's setting before its vector search is first made).
+    """
     from hybridsearch import HybridIndex
+    from hybridsearch.search.filters import parse_filter
 
     index = HybridIndex.load(folder, model=encoder, verify_checksums=False)
+    snapshot = index.snapshot
+    if override is not None:
+        setattr(snapshot, override[0], override[1])
+        snapshot.__dict__.pop("vectors", None)  # a cached_property: rebuilt with the override
+    # Hits show live-order passage ids: the exact answer ranks the live rows in that order.
+    live = np.concatenate(snapshot.live_passages)
+    vectors = np.concatenate([np.asarray(segment.vectors) for segment in snapshot.segments])[live]
+    passing = np.concatenate(snapshot.allowed(parse_filter(FILTER))[0])[live]
     query_vectors = np.asarray(encoder.encode_queries(queries), dtype=np.float32)
     figures: dict[str, Any] = {}
-    filters = [None, FILTER] if living else [None]
-    if living:
-        bucket = np.fromiter((d["metadata"]["bucket"] for d in documents), np.int64)
-        rows = index.snapshot.segments[0].passage_document_rows  # one segment after a build
-        passage_bucket = bucket[np.asarray(rows)]
-    for filter_spec in filters:
-        for mode in MODES:
+    for filter_spec in (None, FILTER):
+        for mode in modes:
             options = {"mode": mode} | ({"filter": filter_spec} if filter_spec else {})
             row = timed_queries(index, queries, **options)
             row.pop("_hits")
             if mode == "dense":
-                allowed = None if filter_spec is None else passage_bucket == 3
                 extra = {"filter": filter_spec} if filter_spec else {}
                 hits = passage_hits(index, queries, **extra)
+                allowed = None if filter_spec is None else passing
                 row["recall_at_10_vs_exact"] = dense_recall(hits, vectors, query_vectors, allowed)
             name = f"{mode}{'_filtered' if filter_spec else ''}"
             figures[name] = row
-            print(name, row, flush=True)
+            print(name, {k: v for k, v in row.items() if k != "plan"}, flush=True)
     return figures
 
 
@@ -463,7 +527,19 @@ def main() -> None:
         "(git worktree add DIR 8d443fc); without it --frozen-sizes is skipped",
     )
     parser.add_argument("--hnsw-sizes", type=int, nargs="*", default=[])
+    parser.add_argument("--ivf-sizes", type=int, nargs="*", default=[])
+    parser.add_argument("--hnsw-m", type=int, default=32)
     parser.add_argument("--ef-construction", type=int, default=200)
+    parser.add_argument("--ef-search", type=int, default=128)
+    parser.add_argument("--ivf-lists", type=int, default=2048)
+    parser.add_argument("--ivf-probe", type=int, default=64)
+    parser.add_argument("--vectors", choices=VECTOR_MODES, default="noisy-copies")
+    parser.add_argument("--queries-only", action="store_true",
+                        help="reuse the indexes in --work: load, queries and recall only")
+    parser.add_argument("--probe-values", type=int, nargs="*", default=[],
+                        help="also search with each IVF nprobe (queries, recall)")
+    parser.add_argument("--ef-values", type=int, nargs="*", default=[],
+                        help="also search with each HNSW efSearch (queries, recall)")
     parser.add_argument("--memo-chunking-above", type=int, default=0)
     parser.add_argument("--noise", type=float, default=0.3)
     parser.add_argument("--queries", type=int, default=200)
@@ -481,7 +557,7 @@ def main() -> None:
     single_thread_environment()  # before torch and faiss load: no pools fighting 2 cores
     base, queries = read_scifact(args.data, args.queries)
     if args.probe:
-        _probe(args.probe, bool(args.verify), queries)
+        _probe(args.probe, {0: False, 1: True, 2: "background"}[args.verify], queries)
         return
     Path(args.work).mkdir(parents=True, exist_ok=True)
     unique = unique_passages(base, Path(args.cache))
@@ -495,7 +571,12 @@ def main() -> None:
 
     encoder = Encoder(MODEL)
     for size in args.sizes:
-        payload["living"].append(run_size(args, base, queries, size, unique, encoder))
+        if args.queries_only:
+            folder = Path(args.work) / f"living_{size}"
+            row = {"passages": size, "reused_index": str(folder)}
+            payload["living"].append(row | measure_saved(args, folder, queries, encoder))
+        else:
+            payload["living"].append(run_size(args, base, queries, size, unique, encoder))
         results_path.write_text(json.dumps(payload, indent=1))
         write_results(args.name, payload)
     for size in args.frozen_sizes:
@@ -516,48 +597,75 @@ def main() -> None:
 
 
 def write_markdown(payload: dict[str, Any], path: Path) -> None:
-    """A short table of the figures (benchmarks/results/scale.md)."""
+    """A short table of the figures (benchmarks/results/<name>.md), and any search sweep."""
     lines = [
         "# Scale benchmark (benchmarks/scale.py)", "",
-        "Passage vectors NOT encoded (stored scifact vectors + noise); queries encoded by the "
-        "real model; chunking memoised for repeated texts (real rate extrapolated). "
-        "2 shared cores, other jobs running: timings are noisy. Details in scale.json.", "",
-        "| index | passages | build s (chunk / bm25 / encode-lookup / vectors) | chunk s if real "
-        "| add 1% + commit s | delete 1% + commit s | load s (no verify / verify) "
-        "| RSS after load MB | disk MB | p50/p95 ms bm25 | dense | hybrid "
-        "| filtered bm25 | dense | hybrid | dense recall@10 (filtered) |",
-        "|" + "---|" * 16,
+        f"Passage vectors NOT encoded: {payload['setup']['vectors']}. Chunking memoised for "
+        "repeated texts (real rate extrapolated). 2 shared cores, other jobs running: timings "
+        "are noisy busy-machine figures. Details in the .json beside this file.", "",
+        "| index | passages | dense index | build s (chunk / bm25 / encode-lookup / vectors) "
+        "| chunk s if real | add 1% + commit s | delete 1% + commit s "
+        "| load s (no verify / verify) | RSS after load MB | disk MB | p50/p95 ms bm25 | dense "
+        "| hybrid | filtered bm25 | dense | hybrid | dense recall@10 (filtered) |",
+        "|" + "---|" * 17,
     ]
+    sweeps = []
     for name, rows in (("living", payload["living"]), ("frozen", payload["frozen"])):
         for row in rows:
-            if "error" in row:
-                continue
-            stages = row["build_stages_s"]
-            queries = row["queries"]
-            updates = row.get("updates", {})
-
-            def cell(key: str, queries: dict = queries) -> str:
-                if key not in queries:
-                    return "n/a"
-                return f"{queries[key]['p50_ms']:.0f}/{queries[key]['p95_ms']:.0f}"
-
-            recall = queries.get("dense", {}).get("recall_at_10_vs_exact", "n/a")
-            recall_f = queries.get("dense_filtered", {}).get("recall_at_10_vs_exact", "n/a")
-            add = (f"{updates['add_s'] + updates['add_commit_s']:.1f}" if updates else "n/a")
-            delete = (f"{updates['delete_s'] + updates['delete_commit_s']:.2f}"
-                      if updates else "n/a")
+            if "error" not in row:
+                lines.append(_markdown_row(name, row))
+                sweeps += [(row["passages"], entry) for entry in row.get("search_sweep", [])]
+    if sweeps:
+        lines += ["", "Search-time sweep (same index; p50/p95 ms; dense recall@10 vs exact):", "",
+                  "| passages | setting | dense | hybrid | filtered dense | filtered hybrid "
+                  "| recall@10 (filtered) |", "|---|---|---|---|---|---|---|"]
+        for passages, entry in sweeps:
+            setting = ", ".join(f"{k} {v}" for k, v in entry.items() if k not in _FIGURES)
+            cells = [f"{entry[k]['p50_ms']:.0f}/{entry[k]['p95_ms']:.0f}" for k in _FIGURES]
             lines.append(
-                f"| {name} | {row['passages']} | {row['build_s']:.0f} ("
-                + " / ".join(f"{stages.get(k, 0):.1f}" for k in ("chunk", "bm25", "encode"))
-                + f" / {stages.get('vectors', stages.get('faiss', 0)):.1f}) "
-                f"| {row.get('chunk_s_extrapolated_real', 'n/a')} | {add} | {delete} "
-                f"| {row['load_verify_False']['load_s']:.2f} / "
-                f"{row['load_verify_True']['load_s']:.2f} "
-                f"| {row['load_verify_False']['rss_after_load_mb']:.0f} | {row['disk_mb']:.0f} "
-                f"| {cell('bm25')} | {cell('dense')} | {cell('hybrid')} | {cell('bm25_filtered')} "
-                f"| {cell('dense_filtered')} | {cell('hybrid_filtered')} | {recall} ({recall_f}) |"
+                f"| {passages} | {setting} | " + " | ".join(cells)
+                + f" | {entry['dense']['recall_at_10_vs_exact']} "
+                f"({entry['dense_filtered']['recall_at_10_vs_exact']}) |"
             )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+_FIGURES = ("dense", "hybrid", "dense_filtered", "hybrid_filtered")
+
+
+def _markdown_row(name: str, row: dict[str, Any]) -> str:
+    """One index's line of the table (n/a where a figure was not measured)."""
+    stages = row.get("build_stages_s")
+    queries = row["queries"]
+    updates = row.get("updates", {})
+
+    def cell(key: str) -> str:
+        if key not in queries:
+            return "n/a"
+        return f"{queries[key]['p50_ms']:.0f}/{queries[key]['p95_ms']:.0f}"
+
+    recall = queries.get("dense", {}).get("recall_at_10_vs_exact", "n/a")
+    recall_f = queries.get("dense_filtered", {}).get("recall_at_10_vs_exact", "n/a")
+    add = f"{updates['add_s'] + updates['add_commit_s']:.1f}" if updates else "n/a"
+    delete = f"{updates['delete_s'] + updates['delete_commit_s']:.2f}" if updates else "n/a"
+    build = "reused" if stages is None else (
+        f"{row['build_s']:.0f} ("
+        + " / ".join(f"{stages.get(k, 0):.1f}" for k in ("chunk", "bm25", "encode"))
+        + f" / {stages.get('vectors', stages.get('faiss', 0)):.1f})"
+    )
+    settings = row.get("vector_settings", {})
+    kind = settings.get("kind", row.get("vector_kind", "flat"))
+    dense = {"hnsw": f"hnsw M {settings.get('hnsw_m')} efC {settings.get('ef_construction')} "
+                     f"efS {settings.get('ef_search')}",
+             "ivf": f"ivf nprobe {settings.get('ivf_probe')}"}.get(kind, "exact")
+    return (
+        f"| {name} | {row['passages']} | {dense} | {build} "
+        f"| {row.get('chunk_s_extrapolated_real', 'n/a')} | {add} | {delete} "
+        f"| {row['load_verify_False']['load_s']:.2f} / {row['load_verify_True']['load_s']:.2f} "
+        f"| {row['load_verify_False']['rss_after_load_mb']:.0f} | {row.get('disk_mb', 'n/a')} "
+        f"| {cell('bm25')} | {cell('dense')} | {cell('hybrid')} | {cell('bm25_filtered')} "
+        f"| {cell('dense_filtered')} | {cell('hybrid_filtered')} | {recall} ({recall_f}) |"
+    )
 
 
 def setup_note(args: argparse.Namespace, unique: tuple) -> dict[str, Any]:
@@ -567,9 +675,15 @@ def setup_note(args: argparse.Namespace, unique: tuple) -> dict[str, Any]:
                   "each distinct text (a document may be several passages)",
         "distinct_passages": len(unique[1]),
         "chunk_ms_per_document_real": round(unique[3] * 1000, 3),
-        "vectors": f"NOT encoded: stored all-MiniLM-L6-v2 vectors of the {len(unique[1])} "
-                   f"distinct scifact passages, each repeat plus Gaussian noise of relative "
-                   f"norm {args.noise}, renormalised; queries encoded by the real model",
+        "vectors": (
+            f"NOT encoded: stored all-MiniLM-L6-v2 vectors of the {len(unique[1])} distinct "
+            f"scifact passages, each repeat plus Gaussian noise of relative norm {args.noise}, "
+            "renormalised (noisy-copies)" if args.vectors == "noisy-copies" else
+            "NOT encoded, 'realistic synthetic': each passage a normalised mixture of its "
+            "stored all-MiniLM-L6-v2 vector and 1-2 other real passage vectors (scifact + "
+            "nfcorpus, Dirichlet weights) plus noise of relative norm 0.05; NOT real data"
+        ) + "; queries encoded by the real model",
+        "vector_mode": args.vectors,
         "filter": f"{FILTER} (10% of the documents)",
         "queries": f"first {args.queries} scifact test queries, k=10, one search at a time",
         "latency": "end to end per search, query encoding included (query_encode_p50_ms)",
@@ -577,7 +691,8 @@ def setup_note(args: argparse.Namespace, unique: tuple) -> dict[str, Any]:
                   "the same vectors (with the filter: over the passing passages)",
         "rss": "fresh process: RSS after HybridIndex.load minus RSS with the encoder loaded",
         "memo_chunking_above": args.memo_chunking_above,
-        "hnsw_sizes": args.hnsw_sizes, "ef_construction": args.ef_construction,
+        "hnsw_sizes": args.hnsw_sizes, "ivf_sizes": args.ivf_sizes,
+        "vector_settings": vector_settings(args, "as per size"),
         "machine_load": "2 shared cores; other jobs ran beside this one",
     }
 

@@ -11,7 +11,8 @@ values alone, so a segmented search equals one brute-force ranking of all live a
 exactly (rows, order, scores), however the rows are split into segments. A segment with a
 graph and at least ``exact_below`` live allowed rows is searched through the graph with an ID
 selector (:mod:`hybridsearch.dense.hnsw`), and its hits are rescored the same exact way;
-fewer go exact, and :meth:`SegmentedVectors.method` says which.
+fewer go exact, and :meth:`SegmentedVectors.method` says which. A segment with an IVF index
+(:mod:`hybridsearch.dense.ivf`) is searched the same way through its nearest cells.
 
 Measured here (2 shared cores; numpy, OpenBLAS and FAISS at one thread; vectors 384-d
 float32, memory-mapped and in the page cache; p50 ms per query, k=10; a throwaway script):
@@ -61,6 +62,7 @@ from hybridsearch.dense.hnsw import (
     save_hnsw,
     search_hnsw,
 )
+from hybridsearch.dense.ivf import check_ivf, effective_nprobe, search_ivf
 from hybridsearch.errors import InvalidInputError
 from hybridsearch.validation import positive_int
 
@@ -69,12 +71,14 @@ __all__ = ["DenseSegment", "SegmentedVectors", "build_hnsw", "load_hnsw", "save_
 
 @dataclass(frozen=True)
 class DenseSegment:
-    """One segment's vectors, which rows are live, and optionally an HNSW graph over them.
+    """One segment's vectors, which rows are live, and optionally an HNSW graph or IVF index.
 
     Attributes:
         vectors: float32 (n, dim), C-contiguous; often a read-only ``np.memmap``.
         live: bool (n,): False for rows of deleted documents.
         hnsw: A FAISS inner-product HNSW graph whose ids are the rows, or None.
+        ivf: A FAISS inner-product IVF index whose ids are the rows
+            (:mod:`hybridsearch.dense.ivf`), or None. At most one of ``hnsw`` and ``ivf``.
 
     Raises:
         InvalidInputError: Wrong dtype, shape or layout, or a graph of another size.
@@ -83,6 +87,7 @@ class DenseSegment:
     vectors: np.ndarray
     live: np.ndarray
     hnsw: Any | None = None
+    ivf: Any | None = None
 
     def __post_init__(self) -> None:
         vectors, live = self.vectors, self.live
@@ -106,6 +111,10 @@ class DenseSegment:
             )
         if self.hnsw is not None:
             check_graph(self.hnsw, vectors.shape[0], vectors.shape[1])
+        if self.ivf is not None:
+            if self.hnsw is not None:
+                raise InvalidInputError("a segment has an HNSW graph or an IVF index, not both")
+            check_ivf(self.ivf, vectors.shape[0], vectors.shape[1])
 
     @property
     def size(self) -> int:
@@ -119,6 +128,7 @@ class SegmentedVectors:
     Args:
         segments: The segments in index order (global rows follow this order).
         ef_search: HNSW candidate list size (raised for filters, and to at least k).
+        ivf_probe: IVF cells searched per query (raised for filters).
         exact_below: A segment with a graph is still searched exactly when fewer of its rows
             than this are live and allowed.
 
@@ -128,7 +138,12 @@ class SegmentedVectors:
     """
 
     def __init__(
-        self, segments: Sequence[DenseSegment], *, ef_search: int = 128, exact_below: int = 20_000
+        self,
+        segments: Sequence[DenseSegment],
+        *,
+        ef_search: int = 128,
+        exact_below: int = 20_000,
+        ivf_probe: int = 64,
     ) -> None:
         self._segments = tuple(segments)
         for position, segment in enumerate(self._segments):
@@ -142,6 +157,7 @@ class SegmentedVectors:
         self._dimension = dimensions.pop() if dimensions else None
         self._ef_search = positive_int("ef_search", ef_search)
         self._exact_below = positive_int("exact_below", exact_below)
+        self._ivf_probe = positive_int("ivf_probe", ivf_probe)
         sizes = [segment.size for segment in self._segments]
         self._offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
 
@@ -192,7 +208,11 @@ class SegmentedVectors:
             passing = segment.size if mask is None else int(np.count_nonzero(mask))
             if passing == 0:
                 continue
-            if self._uses_graph(segment, passing):
+            if self._uses_graph(segment, passing) and segment.ivf is not None:
+                lists = int(segment.ivf.nlist)
+                nprobe = effective_nprobe(self._ivf_probe, passing, segment.size, lists)
+                rows = search_ivf(segment.ivf, query32, k, nprobe, mask)
+            elif self._uses_graph(segment, passing):
                 ef = effective_ef_search(self._ef_search, passing, segment.size, k)
                 rows = search_hnsw(segment.hnsw, query32, k, ef, mask)
             else:
@@ -242,8 +262,10 @@ class SegmentedVectors:
         return masks
 
     def _uses_graph(self, segment: DenseSegment, passing: int) -> bool:
-        """A segment is searched through its graph when it has one and enough rows pass."""
-        return segment.hnsw is not None and passing >= self._exact_below
+        """A segment is searched through its graph (or IVF index) when it has one and enough
+        rows pass."""
+        approximate = segment.hnsw is not None or segment.ivf is not None
+        return approximate and passing >= self._exact_below
 
     # -- the plan --------------------------------------------------------------------------
 
@@ -276,7 +298,7 @@ class SegmentedVectors:
             counts = [int(np.count_nonzero(segment.live)) for segment in self._segments]
             if allowed_count is not None:
                 counts = [min(count, allowed_count) for count in counts]
-        if all(segment.hnsw is None for segment in self._segments):
+        if all(s.hnsw is None and s.ivf is None for s in self._segments):
             if allowed_count is None:
                 return "exact (flat)"
             return f"exact (flat): {allowed_count} passages pass the filter"
@@ -295,12 +317,7 @@ class SegmentedVectors:
         ]
         if not used:
             return f"exact: {what} (below exact_below {self._exact_below} in every segment)"
-        raised = max(effective_ef_search(self._ef_search, n, s.size, 1) for s, n in used)
-        graph = f"hnsw (ef_search {self._ef_search}"
-        if raised > self._ef_search:
-            share = min(count / segment.size for segment, count in used)
-            graph += f", raised to {raised} as {share:.0%} of rows pass"
-        graph += ")"
+        graph = self._approximate_words(used)
         if allowed_count is not None or any(count < segment.size for segment, count in used):
             graph += " with ID selector"
         if len(used) == len(self._segments):
@@ -309,3 +326,26 @@ class SegmentedVectors:
             f"{graph} on {len(used)} of {len(self._segments)} segments, exact on the rest (no "
             f"graph, or fewer than {self._exact_below} passing); {what}"
         )
+
+    def _approximate_words(self, used: list[tuple[DenseSegment, int]]) -> str:
+        """``hnsw (ef_search ..)`` and/or ``ivf (nprobe .. of .. cells)``, with any raise."""
+        share = min(count / segment.size for segment, count in used)
+        words = []
+        graphs = [(s, n) for s, n in used if s.hnsw is not None]
+        if graphs:
+            raised = max(effective_ef_search(self._ef_search, n, s.size, 1) for s, n in graphs)
+            words.append(f"hnsw (ef_search {self._ef_search}")
+            if raised > self._ef_search:
+                words[-1] += f", raised to {raised} as {share:.0%} of rows pass"
+            words[-1] += ")"
+        inverted = [(s, n) for s, n in used if s.ivf is not None]
+        if inverted:
+            lists = max(int(s.ivf.nlist) for s, _ in inverted)
+            probe = min(self._ivf_probe, lists)
+            raised = max(effective_nprobe(self._ivf_probe, n, s.size, int(s.ivf.nlist))
+                         for s, n in inverted)
+            words.append(f"ivf (nprobe {probe} of {lists} cells")
+            if raised > probe:
+                words[-1] += f", raised to {raised} as {share:.0%} of rows pass"
+            words[-1] += ", candidates rescored exactly)"
+        return " + ".join(words)

@@ -36,9 +36,13 @@ __all__ = [
 
 #: The kinds of vector index: exact inner product, or an HNSW graph.
 INDEX_KINDS = ("flat", "hnsw")
-#: What VectorSettings.kind accepts: an index kind, or "auto" (exact below
-#: AUTO_HNSW_PASSAGES passages in a segment, an HNSW graph from there on).
-VECTOR_KINDS = ("auto", *INDEX_KINDS)
+#: What VectorSettings.kind accepts: an index kind, "ivf" (segments only: an inverted file
+#: of k-means cells, see hybridsearch.dense.ivf), or "auto" (exact below AUTO_HNSW_PASSAGES
+#: passages in a segment, an HNSW graph from there on).
+VECTOR_KINDS = ("auto", *INDEX_KINDS, "ivf")
+#: VectorSettings fields added after the first living-index format, with the values a
+#: manifest written before them means.
+_LATER_FIELDS = {"ivf_lists": 2048, "ivf_probe": 64}
 #: From this many passages in one segment, "auto" builds an HNSW graph: exact search over
 #: 100k x 384 float32 vectors costs about 10 ms at one thread here, and grows linearly.
 AUTO_HNSW_PASSAGES = 100_000
@@ -51,22 +55,43 @@ class VectorSettings(Settings):
     Attributes:
         kind: ``"auto"`` (default: exact search for segments under
             :data:`AUTO_HNSW_PASSAGES` passages, an HNSW graph for larger ones), ``"flat"``
-            (always exact) or ``"hnsw"`` (always a graph; approximate).
+            (always exact), ``"hnsw"`` (always a graph; approximate) or ``"ivf"`` (an
+            inverted file of k-means cells per segment; approximate, quick to build; only
+            for a living index's segments).
         hnsw_m: HNSW neighbours per node (more: better recall, more memory).
         ef_construction: HNSW candidate list size while building.
         ef_search: HNSW candidate list size while searching (at least k is used).
+        ivf_lists: IVF: the most cells per segment (a segment of n vectors gets
+            ``4 sqrt(n)`` up to this: 2,048 at 1M).
+        ivf_probe: IVF: cells searched per query (raised under a filter). At 1M with 2,048
+            cells, 64 gave dense recall@10 .96-.9985 on the scale benchmark's synthetic
+            vectors (``benchmarks/results/scale_ann_1m_*.md``).
     """
 
     kind: str = "auto"
     hnsw_m: int = 32
     ef_construction: int = 200
     ef_search: int = 128
+    ivf_lists: int = 2048
+    ivf_probe: int = 64
 
     def validate(self) -> None:
         """Refuse an unknown kind or a parameter that is not a positive integer."""
         check_choice("kind", self.kind, VECTOR_KINDS)
-        for name in ("hnsw_m", "ef_construction", "ef_search"):
+        for name in ("hnsw_m", "ef_construction", "ef_search", "ivf_lists", "ivf_probe"):
             positive_int(name, getattr(self, name))
+
+    @classmethod
+    def from_dict(cls, data: Any, *, where: str = "settings") -> VectorSettings:
+        """Read settings written by :meth:`to_dict`, strictly; fields added later
+        (``ivf_lists``, ``ivf_probe``) take their defaults when a manifest predates them.
+
+        Raises:
+            IndexFormatError: see :meth:`Settings.from_dict`.
+        """
+        if isinstance(data, dict):
+            data = {**_LATER_FIELDS, **data}
+        return super().from_dict(data, where=where)
 
 
 def _as_matrix(vectors: Any, dimension: int, argument: str) -> np.ndarray:
@@ -151,7 +176,14 @@ class VectorIndex:
             raise InvalidInputError(
                 f"settings must be a VectorSettings, got {type(settings).__name__}"
             )
-        return cls(dimension, **settings.to_dict())
+        check_choice("kind", settings.kind, INDEX_KINDS)
+        return cls(
+            dimension,
+            kind=settings.kind,
+            hnsw_m=settings.hnsw_m,
+            ef_construction=settings.ef_construction,
+            ef_search=settings.ef_search,
+        )
 
     def _init_from_faiss(self, id_map: Any, inner: Any, kind: str) -> None:
         """Adopt a FAISS IndexIDMap2 and its (downcast) inner index."""

@@ -136,7 +136,7 @@ def build_segment_content(
     seconds["encode"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    hnsw = graph_for(vectors, settings.vectors)
+    approximate = approximate_index_for(vectors, settings.vectors)
     metadata = MetadataColumns.from_documents([document.metadata for document in documents])
     seconds["vectors"] = time.perf_counter() - started
     content = SegmentContent(
@@ -145,7 +145,7 @@ def build_segment_content(
         postings=postings,
         vectors=vectors,
         metadata=metadata,
-        hnsw=hnsw,
+        **approximate,
     )
     return content, report, seconds
 
@@ -177,6 +177,18 @@ def graph_for(vectors: np.ndarray, settings: Any) -> Any:
     from hybridsearch.dense.segmented import build_hnsw
 
     return build_hnsw(vectors, settings)
+
+
+def approximate_index_for(vectors: np.ndarray, settings: Any) -> dict[str, Any]:
+    """The segment's approximate index as SegmentContent fields: ``{"hnsw": graph}``,
+    ``{"ivf": index}`` (kind ``ivf``: an inverted file, :mod:`hybridsearch.dense.ivf`), or
+    ``{}`` (exact search)."""
+    if settings.kind == "ivf":
+        from hybridsearch.dense.ivf import build_ivf
+
+        return {"ivf": build_ivf(vectors, settings)}
+    graph = graph_for(vectors, settings)
+    return {} if graph is None else {"hnsw": graph}
 
 
 def model_source(name: str) -> str:

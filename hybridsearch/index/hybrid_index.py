@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hybridsearch.corpus.documents import Document, Passage
+from hybridsearch.errors import InvalidInputError
 from hybridsearch.index import reuse, storage
 from hybridsearch.index.building import (
     BuildInfo,
@@ -90,6 +91,7 @@ class HybridIndex(Updates, Tuning):
         self._lock = lock
         self._write_lock = threading.Lock()
         self._tuned = tuned
+        self._verification: Any = None  # a BackgroundVerification, after load(..."background")
         self._view = self._make_view(snapshot)
 
     def _make_view(self, snapshot: Snapshot) -> tuple[Snapshot, QueryPlanner]:
@@ -161,7 +163,7 @@ class HybridIndex(Updates, Tuning):
         segment = new_segment(directory, content)
         snapshot = Snapshot(
             [segment], [np.zeros(len(documents), np.bool_)], settings.bm25,
-            settings.vectors.ef_search,
+            settings.vectors.ef_search, settings.vectors.ivf_probe,
         )
         info = BuildInfo(
             chunking_report=report,
@@ -189,7 +191,7 @@ class HybridIndex(Updates, Tuning):
         *,
         model: str | Path | Encoder | None = None,
         mmap: bool = True,
-        verify_checksums: bool = True,
+        verify_checksums: bool | str = True,
     ) -> HybridIndex:
         """Open the newest commit of an index for reading (writes need :meth:`open`).
 
@@ -199,6 +201,10 @@ class HybridIndex(Updates, Tuning):
                 for the model the index was built with.
             mmap: Memory-map the arrays instead of reading them.
             verify_checksums: Check every file's sha256 (its size is always checked).
+                ``"background"``: return once the structural checks pass and hash the files
+                in a background thread (:mod:`hybridsearch.index.verification`); a search
+                after a mismatch is found raises ChecksumError, and
+                :meth:`wait_for_verification` waits for the verdict.
 
         Raises:
             IndexFormatError: not an index, or a file is missing or unreadable.
@@ -206,7 +212,33 @@ class HybridIndex(Updates, Tuning):
             ChecksumError: a file was truncated or altered.
             ModelMismatchError: ``model`` is not the model the index was built with.
         """
+        if verify_checksums == "background":
+            index = cls._open(path, model, mmap, False, lock=None, origin="loaded")
+            index._start_verification()
+            return index
+        if not isinstance(verify_checksums, bool):
+            raise InvalidInputError(
+                f"verify_checksums must be True, False or 'background', got {verify_checksums!r}"
+            )
         return cls._open(path, model, mmap, verify_checksums, lock=None, origin="loaded")
+
+    def _start_verification(self) -> None:
+        from hybridsearch.index.verification import BackgroundVerification, segment_checksums
+
+        folders = [segment.directory for segment in self._view[0].segments]
+        self._verification = BackgroundVerification(segment_checksums(folders))
+
+    def wait_for_verification(self, timeout: float | None = None) -> bool:
+        """Wait for a background checksum verification (``load(verify_checksums=
+        "background")``); True once every file matched (at once if none is running).
+
+        Returns:
+            False if it is still running after ``timeout`` seconds.
+
+        Raises:
+            ChecksumError: a file's sha256 differs from the recorded one.
+        """
+        return True if self._verification is None else self._verification.wait(timeout)
 
     @classmethod
     def open(
@@ -341,6 +373,8 @@ class HybridIndex(Updates, Tuning):
         Takes the same options as :meth:`search`; each query's hits equal its own search's.
         """
         queries = string_list("queries", queries, what="query strings")
+        if self._verification is not None:
+            self._verification.check()  # a file found altered in the background: say so
         search_options = SearchOptions.from_call(k, self._with_defaults(options))
         _, planner = self._view  # one snapshot for the whole batch
         plans = [planner.plan(query, search_options) for query in queries]

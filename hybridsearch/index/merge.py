@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from hybridsearch.corpus.metadata import MetadataColumns
-from hybridsearch.index.building import graph_for
+from hybridsearch.index.building import approximate_index_for
 from hybridsearch.index.segment import Segment, SegmentContent
 from hybridsearch.sparse.merging import merge_postings
 
@@ -66,7 +66,7 @@ def merge_content(
         postings_parts.append((segment.postings, live))
         document_offset += int(live_documents.sum())
     merged_vectors = np.ascontiguousarray(np.concatenate(vectors), dtype=np.float32)
-    hnsw = graph_for(merged_vectors, vector_settings)
+    approximate = approximate_index_for(merged_vectors, vector_settings)
     return SegmentContent(
         documents=documents,
         passage_columns={
@@ -75,5 +75,5 @@ def merge_content(
         postings=merge_postings(postings_parts),
         vectors=merged_vectors,
         metadata=MetadataColumns.concatenate(metadata_parts),
-        hnsw=hnsw,
+        **approximate,
     )

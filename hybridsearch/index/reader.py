@@ -137,4 +137,6 @@ def _open_snapshot(
             )
         segments.append(segment)
         dead.append(deletes)
-    return Snapshot(segments, dead, settings.bm25, settings.vectors.ef_search)
+    return Snapshot(
+        segments, dead, settings.bm25, settings.vectors.ef_search, settings.vectors.ivf_probe
+    )

@@ -9,6 +9,7 @@
       bm25/                   the segment's postings (its own vocabulary)
       vectors.npy             float32 passage vectors, loaded by memory map
       hnsw.faiss              the HNSW graph over the vectors (only with kind "hnsw")
+      ivf.faiss               the IVF index over the vectors (only with kind "ivf")
       metadata/               typed metadata columns per document row
 
 A segment never changes once written: deletes are bitmaps named by commits, and merges write
@@ -54,6 +55,7 @@ class SegmentContent:
     vectors: np.ndarray
     metadata: MetadataColumns
     hnsw: Any = None
+    ivf: Any = None
 
     @staticmethod
     def passage_columns_of(documents: list[Document], passages: list[Passage]) -> dict:
@@ -80,6 +82,7 @@ class Segment:
     vectors: np.ndarray
     metadata: MetadataColumns
     hnsw: Any = None
+    ivf: Any = None
 
     @property
     def num_documents(self) -> int:
@@ -109,6 +112,10 @@ def write_segment(directory: Path, content: SegmentContent) -> None:
         from hybridsearch.dense.segmented import save_hnsw
 
         save_hnsw(content.hnsw, directory / "hnsw.faiss")
+    if content.ivf is not None:
+        from hybridsearch.dense.ivf import save_ivf
+
+        save_ivf(content.ivf, directory / "ivf.faiss")
     (directory / "metadata").mkdir()
     content.metadata.save(directory / "metadata")
     files = {}
@@ -154,6 +161,7 @@ def open_segment(directory: Path, *, verify_checksums: bool = False, mmap: bool 
         from hybridsearch.dense.segmented import load_hnsw
 
         hnsw = load_hnsw(directory / "hnsw.faiss")
+    ivf = _open_ivf(directory, mmap)
     segment = Segment(
         name=directory.name,
         directory=directory,
@@ -163,6 +171,7 @@ def open_segment(directory: Path, *, verify_checksums: bool = False, mmap: bool 
         vectors=vectors,
         metadata=MetadataColumns.load(directory / "metadata", mmap=mmap),
         hnsw=hnsw,
+        ivf=ivf,
     )
     counts = (segment.num_documents, segment.num_passages, postings.num_passages, len(vectors))
     expected = (description["documents"], *[description["passages"]] * 3)
@@ -172,6 +181,15 @@ def open_segment(directory: Path, *, verify_checksums: bool = False, mmap: bool 
             f"passages, but the files hold {counts}"
         )
     return segment
+
+
+def _open_ivf(directory: Path, mmap: bool) -> Any:
+    """The segment's IVF index (memory-mapped unless ``mmap`` is False), or None."""
+    if not (directory / "ivf.faiss").is_file():
+        return None
+    from hybridsearch.dense.ivf import load_ivf
+
+    return load_ivf(directory / "ivf.faiss", mmap=mmap)
 
 
 def _read_description(directory: Path) -> dict[str, Any]:

@@ -38,6 +38,7 @@ class Snapshot:
         dead_documents: Per segment, True for each deleted document row.
         bm25_settings: How BM25 scores (its statistics are those of the live passages).
         ef_search: HNSW's search breadth, for segments that have a graph.
+        ivf_probe: IVF cells searched, for segments that have an IVF index.
     """
 
     def __init__(
@@ -46,11 +47,13 @@ class Snapshot:
         dead_documents: Sequence[np.ndarray],
         bm25_settings: BM25Settings,
         ef_search: int = 128,
+        ivf_probe: int = 64,
     ) -> None:
         self.segments = tuple(segments)
         self.dead_documents = tuple(np.asarray(dead, dtype=np.bool_) for dead in dead_documents)
         self.bm25_settings = bm25_settings
         self.ef_search = ef_search
+        self.ivf_probe = ivf_probe
         self.live_passages = tuple(
             ~dead[segment.passage_document_rows]
             for segment, dead in zip(self.segments, self.dead_documents, strict=True)
@@ -87,10 +90,10 @@ class Snapshot:
     def vectors(self) -> SegmentedVectors:
         """Vector search over the live passages."""
         parts = [
-            DenseSegment(segment.vectors, live, segment.hnsw)
+            DenseSegment(segment.vectors, live, segment.hnsw, segment.ivf)
             for segment, live in zip(self.segments, self.live_passages, strict=True)
         ]
-        return SegmentedVectors(parts, ef_search=self.ef_search)
+        return SegmentedVectors(parts, ef_search=self.ef_search, ivf_probe=self.ivf_probe)
 
     # -- filters ----------------------------------------------------------------------------
 
@@ -215,6 +218,7 @@ class Snapshot:
             self.dead_documents if dead_documents is None else dead_documents,
             self.bm25_settings,
             self.ef_search,
+            self.ivf_probe,
         )
 
     def describe(self) -> Mapping[str, Any]:
