@@ -81,6 +81,27 @@ def _remove_abandoned_staging(target: Path) -> None:
             shutil.rmtree(candidate, ignore_errors=True)
 
 
+def check_index_destination(path: str | Path) -> Path:
+    """``path`` as a Path if an index may be written there, else IndexFormatError.
+
+    An index may go where nothing is, into an empty directory, or over an index (a directory
+    holding ``manifest.json``); a file, or a directory holding anything else, is refused
+    rather than replaced. Cheap, so callers run it before the slow stages of a build.
+    """
+    target = Path(path)
+    if target.exists() or target.is_symlink():
+        if not target.is_dir():
+            raise IndexFormatError(
+                f"cannot write an index to {target}: it is a file, not a directory"
+            )
+        if not (target / MANIFEST_NAME).is_file() and any(target.iterdir()):
+            raise IndexFormatError(
+                f"cannot write an index to {target}: the directory is not empty and holds no "
+                f"{MANIFEST_NAME} (it is not an index); refusing to replace it"
+            )
+    return target
+
+
 def write_index_directory(
     path: str | Path,
     write_files: Callable[[Path], None],
@@ -103,14 +124,7 @@ def write_index_directory(
         The manifest as written.
     """
     target = resolve_index_directory(path)
-    if target.exists():
-        if not target.is_dir():
-            raise IndexFormatError(f"cannot save an index to {target}: it is a file")
-        if not (target / MANIFEST_NAME).is_file() and any(target.iterdir()):
-            raise IndexFormatError(
-                f"cannot save an index to {target}: the directory is not empty and holds no "
-                f"{MANIFEST_NAME}; refusing to replace what is not an index"
-            )
+    check_index_destination(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_abandoned_staging(target)
     staging = target.with_name(f".{target.name}.saving-{os.getpid()}-{uuid.uuid4().hex[:8]}")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from hybridsearch.cli.main import main
 from tests.cli.support import (
@@ -155,3 +156,11 @@ def test_bad_filters_are_one_line(tagged_index, capsys):
     }.items():
         status, _, err = _search(capsys, tagged_index, "fish", "--filter", spec)
         assert_failed(status, err, *fragments)
+
+
+def test_an_undecodable_byte_in_the_query_is_one_line(tagged_index, capsys):
+    """Issue 14 item 1: Python reads the byte as a lone surrogate (surrogateescape)."""
+    query = os.fsdecode(b"exceptions \xff")
+    for mode in ("hybrid", "bm25", "dense"):
+        status, _, err = _search(capsys, tagged_index, query, "--mode", mode)
+        assert_failed(status, err, "query holds a lone surrogate (U+DCFF)")

@@ -4,6 +4,7 @@ the documented way, deepening only as the plan says."""
 from __future__ import annotations
 
 import itertools
+import os
 
 import pytest
 
@@ -137,3 +138,15 @@ def test_batch_equals_one_by_one(planner):
 def test_timings_name_the_legs(planner):
     hits = search(planner, "alpha beta")
     assert {"encode", "bm25", "dense", "fusion", "total"} <= set(hits.timings)
+
+
+# -- issue 14 item 1: a lone surrogate in a query -----------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "bm25", "dense"])
+def test_a_query_with_a_lone_surrogate_is_refused_in_every_mode(planner, mode):
+    query = os.fsdecode(b"exceptions \xff")  # an undecodable command-line byte, as Python reads it
+    with pytest.raises(InvalidInputError) as caught:
+        search(planner, query, mode=mode)
+    message = str(caught.value)
+    assert message.startswith("query holds a lone surrogate (U+DCFF) at character 11"), message
