@@ -237,8 +237,9 @@ class WriteLock:
             holder = handle.read().strip() or "another writer"
             handle.close()
             raise IndexLockedError(
-                f"{self.path.parent} is open for writing by {holder}; one writer at a time "
-                "(readers need no lock: use HybridIndex.load)"
+                f"{self.path.parent} is open for writing by {holder}, which holds its lock "
+                f"{self.path}; one writer at a time (a save over an index is a write; "
+                "readers need no lock: use HybridIndex.load)"
             ) from None
         handle.seek(0)
         handle.truncate()

@@ -447,9 +447,12 @@ def test_loads_during_saves_are_each_one_saved_version(server, versions, tmp_pat
         assert matching, f"load {sum(seen.values())} answered unlike every saved version"
         seen[matching[0]] += 1
         finished = server.pending()
-    rest: list[str] = []
-    assert server.until_reaped(pid, rest) == 0
-    saves = int([*finished, *rest][0].split()[1])
+    rest = [line for line in finished if not line.startswith(f"reaped {pid} ")]
+    if len(rest) == len(finished):  # not reaped yet
+        assert server.until_reaped(pid, rest) == 0
+    else:
+        assert f"reaped {pid} 0" in finished, finished
+    saves = int(rest[0].split()[1])
     print(f"\n{sum(seen.values())} loads during {saves} saves, by version: {dict(seen)}")
     assert sum(seen.values()) >= 20 and len(seen) >= 2, seen
     assert not _staging_left(path)
@@ -465,7 +468,9 @@ def test_two_processes_saving_at_once_keep_the_index_whole(server, versions, tmp
     assert len(said) == 2, lines
     saves, refused = sum(int(s[1]) for s in said), sum(int(s[2]) for s in said)
     print(f"\ntwo writers: {saves} saves, {refused} refused (IndexLockedError)")
-    assert saves >= 4 and all(int(s[1]) >= 1 for s in said), said
+    # The loser is refused (IndexLockedError, counted by the worker); any other error, a
+    # FileNotFoundError say, fails the worker. The writers overlapped: some saves refused.
+    assert saves >= 2 and refused >= 1, said
     loaded = HybridIndex.load(path, model=encoder, verify_checksums=True)
     assert _answers(loaded, True) in answers
     assert not _staging_left(path)
