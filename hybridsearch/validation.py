@@ -18,8 +18,11 @@ from hybridsearch.errors import InvalidInputError
 
 __all__ = [
     "check_choice",
+    "check_unicode",
     "finite_number",
+    "lone_surrogate",
     "positive_int",
+    "printable",
     "sha256_file",
     "sha256_files",
     "string_list",
@@ -75,6 +78,45 @@ def string_list(name: str, values: Any, *, what: str = "strings") -> list[str]:
                 f"{name}[{position}] is a {type(value).__name__}; expected a str"
             )
     return checked
+
+
+def lone_surrogate(text: str) -> str | None:
+    """Where ``text`` holds a lone surrogate, as a phrase for a message; None if it holds none.
+
+    A lone surrogate (U+D800 to U+DFFF) is what Python makes of a byte that is not UTF-8 in
+    a command-line argument or a file name (``surrogateescape``), and what a JSON escape such
+    as ``"\\ud800"`` decodes to. It is not a character: it cannot be written as UTF-8,
+    tokenised or stored, so text holding one is refused where it comes in (this is the rule
+    everywhere; nothing is replaced silently).
+    """
+    if text.isascii():  # the common case, and a fast one
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return (
+            f"holds a lone surrogate (U+{ord(text[error.start]):04X}) at character {error.start}"
+        )
+    return None
+
+
+def check_unicode(name: str, text: str) -> str:
+    """``text`` unchanged, or InvalidInputError if it holds a lone surrogate (see
+    :func:`lone_surrogate`); the message starts with ``name``."""
+    where = lone_surrogate(text)
+    if where is not None:
+        raise InvalidInputError(
+            f"{name} {where}; expected valid Unicode text (an undecodable byte in a "
+            "command-line argument, a file name or a JSON escape makes one)"
+        )
+    return text
+
+
+def printable(text: str) -> str:
+    """``text`` with lone surrogates written as ``\\udcff`` escapes, safe to print or log."""
+    if lone_surrogate(text) is None:
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def sha256_file(path: str | Path) -> str:

@@ -38,8 +38,10 @@ def run(args: argparse.Namespace) -> int:
     """Open (or build) the demo index and print the hits of each query."""
     from hybridsearch import HybridIndex  # loads torch: only when the command runs
     from hybridsearch.corpus.demo import python_docs_documents
+    from hybridsearch.index.storage import check_index_destination
 
-    index_path = Path(args.index)
+    # Before the demo corpus is read and encoded: a file there fails now, not minutes later.
+    index_path = check_index_destination(args.index)
     if args.rebuild or not (index_path / "manifest.json").is_file():
         # Only a hint of the wait ahead; open_or_build decides and says what it did.
         print(

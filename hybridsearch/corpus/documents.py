@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from hybridsearch.errors import DuplicateDocumentError, InvalidInputError
+from hybridsearch.validation import check_unicode, lone_surrogate
 
 __all__ = [
     "FIELD_TYPES",
@@ -55,6 +56,9 @@ class Document:
     Attributes:
         id: Unique, non-empty identifier; hits refer to documents by it. Readers convert
             integer ids found in JSON to ``str``; this class does not, so ids stay one type.
+            The id, text, title, metadata keys and string values must be valid Unicode: a
+            lone surrogate (from an undecodable byte, or a ``"\\ud800"`` JSON escape) is
+            refused with InvalidInputError naming the field.
         text: The body text.
         title: Optional title; the chunker may prepend it to each passage's indexed text.
         metadata: Typed fields carried to results and used by filters (not indexed): each
@@ -82,6 +86,10 @@ class Document:
             raise InvalidInputError(
                 f"Document {self.id!r}: title must be a str, got {type(self.title).__name__}"
             )
+        # Text that UTF-8 cannot hold fails here, naming the field, not in a tokenizer or
+        # when the index is written (repr escapes the surrogate, so the message prints).
+        for name in ("id", "text", "title"):
+            check_unicode(f"Document {self.id!r}: {name}", getattr(self, name))
         # A checked copy: later changes to the caller's mapping cannot bypass the checks.
         checked = check_metadata(self.metadata, f"Document {self.id!r}")
         object.__setattr__(self, "metadata", checked)
@@ -192,6 +200,8 @@ def check_metadata(metadata: Any, where: str) -> dict[str, Any]:
     for key, value in metadata.items():
         if not isinstance(key, str) or not key:
             raise InvalidInputError(f"{where}: metadata key {key!r} must be a non-empty str")
+        if (surrogate := lone_surrogate(key)) is not None:
+            raise InvalidInputError(f"{where}: metadata key {key!r} {surrogate}")
         try:
             checked[key] = check_metadata_value(value)
         except InvalidInputError as error:
@@ -202,24 +212,29 @@ def check_metadata(metadata: Any, where: str) -> dict[str, Any]:
 def check_metadata_value(value: Any) -> Any:
     """``value`` in its stored form, or InvalidInputError saying why it cannot be stored.
 
-    Accepted: ``None``; ``str``; ``bool`` (numpy's too); an integer within +-2**53 or a finite
-    float (numpy scalars become ``int``/``float``); a list or tuple of strings (becomes a
-    ``list``). The message starts with the offending value, for callers to prefix.
+    Accepted: ``None``; ``str`` (valid Unicode: no lone surrogate, which JSON's UTF-8 cannot
+    hold; a str subclass is stored as its text); ``bool`` (numpy's too); an integer within
+    +-2**53 or a finite float (numpy scalars become ``int``/``float``); a list or tuple of
+    strings (becomes a ``list``). The message starts with the offending value, for callers to
+    prefix.
     """
     # Fast paths for the exact JSON types: this runs for every value of every document.
     exact = type(value)
-    if exact is str or exact is bool or value is None:
+    if exact is str:
+        return _valid_string(value)
+    if exact is bool or value is None:
         return value
     if exact is int and -_MAX_EXACT_INT <= value <= _MAX_EXACT_INT:
         return value
     if exact is float and math.isfinite(value):
         return value
-    if exact is list and all(type(item) is str for item in value):
+    if exact is list and all(type(item) is str and item.isascii() for item in value):
         return list(value)
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
-        return str(value)
+        # str.__str__: a str subclass's own text (a str Enum's value, not "Colour.RED").
+        return _valid_string(str.__str__(value))
     if isinstance(value, np.bool_):
         return bool(value)
     if isinstance(value, numbers.Integral):
@@ -240,8 +255,18 @@ def check_metadata_value(value: Any) -> Any:
                     f"is a list whose item {position} is a {type(item).__name__} ({item!r}); "
                     "expected a list of strings"
                 )
-        return [str(item) for item in value]
+            if (surrogate := lone_surrogate(item)) is not None:
+                raise InvalidInputError(f"item {position} {surrogate}")
+        return [str.__str__(item) for item in value]
     raise InvalidInputError(f"is a {type(value).__name__} ({value!r}); {_EXPECTED_VALUE}")
+
+
+def _valid_string(value: str) -> str:
+    """A string metadata value, refused if JSON's UTF-8 cannot hold it."""
+    surrogate = lone_surrogate(value)
+    if surrogate is not None:
+        raise InvalidInputError(surrogate)
+    return value
 
 
 def metadata_type(value: Any) -> str | None:

@@ -17,7 +17,13 @@ from typing import Any
 
 from hybridsearch.corpus.documents import Document
 from hybridsearch.corpus.jsonl import iter_jsonl_records, json_type_name, record_id
-from hybridsearch.errors import CorpusFormatError, DuplicateDocumentError, HybridSearchError
+from hybridsearch.errors import (
+    CorpusFormatError,
+    DuplicateDocumentError,
+    HybridSearchError,
+    InvalidInputError,
+)
+from hybridsearch.validation import printable
 
 __all__ = [
     "BEIR_CORPUS_FILE",
@@ -94,7 +100,8 @@ def document_from_record(
             :class:`~hybridsearch.errors.IndexFormatError`).
 
     Raises:
-        error: A field is missing or of the wrong JSON type; the message names it.
+        error: A field is missing or of the wrong JSON type, or holds what a Document
+            refuses (a lone surrogate, metadata of another type); the message names it.
     """
     document_id = record_id(record, where, error=error)
     if "text" not in record:
@@ -122,10 +129,15 @@ def document_from_record(
             f'{where}: document {document_id!r} "metadata" is a JSON '
             f"{json_type_name(metadata)}; expected an object"
         )
-    return Document(id=document_id, text=text, title=title, metadata=metadata)
+    try:
+        return Document(id=document_id, text=text, title=title, metadata=metadata)
+    except InvalidInputError as refused:  # the file and line, then what Document said
+        raise error(f"{where}: {refused}") from None
 
 
-def read_text_folder(path: str | os.PathLike[str]) -> Iterator[Document]:
+def read_text_folder(
+    path: str | os.PathLike[str], *, follow_symlinks: bool = False
+) -> Iterator[Document]:
     """Stream one document per ``.txt`` / ``.md`` file below a folder (recursively).
 
     The id is the file's path relative to the folder with ``/`` separators (unique by
@@ -134,8 +146,14 @@ def read_text_folder(path: str | os.PathLike[str]) -> Iterator[Document]:
     checkpoints), other extensions are ignored, symbolic links to folders are not followed,
     and the order is sorted by path so ids and passage ids are reproducible.
 
+    A symbolic link to a file is read only if it resolves to a file inside the folder: a link
+    that leads out of it (``notes.txt -> /etc/...``) is skipped, so indexing a folder never
+    indexes text from elsewhere unless asked (``follow_symlinks=True``). Broken links are
+    skipped.
+
     Args:
         path: The folder.
+        follow_symlinks: Also read file links that resolve outside the folder.
 
     Returns:
         An iterator of documents. The folder is checked now; files are read as the iterator
@@ -150,11 +168,11 @@ def read_text_folder(path: str | os.PathLike[str]) -> Iterator[Document]:
         raise CorpusFormatError(f"corpus not found: {folder}")
     if not folder.is_dir():
         raise CorpusFormatError(f"{folder}: is not a folder; expected a folder of .txt/.md files")
-    return _iter_text_folder_documents(folder)
+    return _iter_text_folder_documents(folder, follow_symlinks)
 
 
-def _iter_text_folder_documents(folder: Path) -> Iterator[Document]:
-    for file_path in _text_files_below(folder):
+def _iter_text_folder_documents(folder: Path, follow_symlinks: bool) -> Iterator[Document]:
+    for file_path in _text_files_below(folder, follow_symlinks):
         relative_id = file_path.relative_to(folder).as_posix()
         try:
             text = file_path.read_bytes().decode("utf-8")
@@ -164,11 +182,19 @@ def _iter_text_folder_documents(folder: Path) -> Iterator[Document]:
             ) from None
         except OSError as exc:
             raise CorpusFormatError(f"{file_path}: cannot be read ({exc.strerror})") from None
-        yield Document(id=relative_id, text=text.removeprefix("\ufeff"), title=file_path.stem)
+        try:
+            document = Document(
+                id=relative_id, text=text.removeprefix("\ufeff"), title=file_path.stem
+            )
+        except InvalidInputError as refused:  # a file name that is not UTF-8
+            raise CorpusFormatError(f"{printable(str(file_path))}: {refused}") from None
+        yield document
 
 
-def _text_files_below(folder: Path) -> Iterator[Path]:
-    """Text files below a folder, depth-first in sorted order, hidden names skipped."""
+def _text_files_below(folder: Path, follow_symlinks: bool) -> Iterator[Path]:
+    """Text files below a folder, depth-first in sorted order, hidden names skipped, and
+    file links leading out of the folder skipped unless ``follow_symlinks``."""
+    root = folder.resolve()
     for directory, subdirectory_names, file_names in os.walk(folder):
         # Pruning and sorting in place steers os.walk: hidden folders are never entered and
         # subfolders are visited in name order.
@@ -179,8 +205,14 @@ def _text_files_below(folder: Path) -> Iterator[Path]:
                 file_name[0] != "."
                 and file_path.suffix.lower() in TEXT_FILE_SUFFIXES
                 and file_path.is_file()
+                and (follow_symlinks or not file_path.is_symlink() or _inside(file_path, root))
             ):
                 yield file_path
+
+
+def _inside(link: Path, root: Path) -> bool:
+    """Whether a link resolves to a path inside ``root`` (itself resolved)."""
+    return link.resolve().is_relative_to(root)
 
 
 def read_beir_corpus(dataset_dir: str | os.PathLike[str]) -> Iterator[Document]:
@@ -208,15 +240,20 @@ def read_beir_corpus(dataset_dir: str | os.PathLike[str]) -> Iterator[Document]:
     return read_jsonl(corpus_path)
 
 
-def read_corpus(path: str | os.PathLike[str]) -> Iterator[Document]:
+def read_corpus(
+    path: str | os.PathLike[str], *, follow_symlinks: bool = False
+) -> Iterator[Document]:
     """Stream documents from a path, choosing the reader by what the path is.
 
     - a ``.jsonl`` file: :func:`read_jsonl`;
     - a folder containing ``corpus.jsonl``: a BEIR dataset, :func:`read_beir_corpus`;
+    - a folder with BEIR's ``queries.jsonl`` or ``qrels/`` but no ``corpus.jsonl``: refused,
+      saying that ``corpus.jsonl`` is missing (not read as an empty text folder);
     - any other folder: :func:`read_text_folder`.
 
     Args:
         path: A JSONL file or a folder.
+        follow_symlinks: For a text folder, also read file links that lead out of it.
 
     Returns:
         An iterator of documents.
@@ -232,10 +269,21 @@ def read_corpus(path: str | os.PathLike[str]) -> Iterator[Document]:
     if corpus_path.is_dir():
         if (corpus_path / BEIR_CORPUS_FILE).is_file():
             return read_beir_corpus(corpus_path)
-        return read_text_folder(corpus_path)
+        _refuse_beir_without_corpus(corpus_path)
+        return read_text_folder(corpus_path, follow_symlinks=follow_symlinks)
     if corpus_path.suffix.lower() == ".jsonl":
         return read_jsonl(corpus_path)
     raise CorpusFormatError(
         f"{corpus_path}: unsupported corpus file; expected a .jsonl file, a BEIR dataset "
         "folder or a folder of .txt/.md files"
     )
+
+
+def _refuse_beir_without_corpus(folder: Path) -> None:
+    """A folder holding BEIR's other parts but not its corpus is an incomplete dataset."""
+    found = [name for name in ("queries.jsonl", "qrels") if (folder / name).exists()]
+    if found:
+        raise CorpusFormatError(
+            f"{folder}: no {BEIR_CORPUS_FILE}, but it has {' and '.join(found)}: a BEIR "
+            f"dataset folder needs its {BEIR_CORPUS_FILE} (an incomplete download or copy?)"
+        )

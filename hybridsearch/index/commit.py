@@ -45,6 +45,8 @@ SEGMENTS_DIR = "segments"
 DELETES_DIR = "deletes"
 LOCK_FILE = "write.lock"
 _COMMIT = re.compile(r"^commit_(\d{10})\.json$")
+# What a commit may name under segments/ and deletes/: one plain file name, never a path.
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 @dataclass(frozen=True)
@@ -65,12 +67,19 @@ class SegmentEntry:
 @dataclass(frozen=True)
 class Commit:
     """A commit point: the segments in index order, what the build recorded, and the
-    index's search defaults (its tuned fusion, if ``tune`` fitted one; None otherwise)."""
+    index's search defaults (its tuned fusion, if ``tune`` fitted one; None otherwise), and the
+    manifest fields (model, model source, settings) the segments were made with.
+
+    The manifest fields live in the commit so a reader takes settings and segments from one
+    commit point, even when a save over the index changed the settings; commits written
+    before they were kept here have ``manifest`` None, and ``manifest.json`` holds them.
+    """
 
     generation: int
     segments: tuple[SegmentEntry, ...]
     info: dict[str, Any] = field(default_factory=dict)
     search_defaults: dict[str, Any] | None = None
+    manifest: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, as written to ``commit_<generation>.json``."""
@@ -81,6 +90,8 @@ class Commit:
         }
         if self.search_defaults is not None:
             data["search_defaults"] = self.search_defaults
+        if self.manifest is not None:
+            data["manifest"] = self.manifest
         return data
 
 
@@ -115,11 +126,33 @@ def read_commit(directory: Path, generation: int) -> Commit:
         defaults = data.get("search_defaults")
         if defaults is not None and not isinstance(defaults, dict):
             raise TypeError(f"search_defaults is {type(defaults).__name__}, expected an object")
-        return Commit(int(data["generation"]), segments, dict(data.get("info") or {}), defaults)
+        manifest = data.get("manifest")
+        commit = Commit(
+            int(data["generation"]),
+            segments,
+            dict(data.get("info") or {}),
+            defaults,
+            dict(manifest) if manifest is not None else None,
+        )
     except FileNotFoundError:
         raise
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise IndexFormatError(f"{path}: malformed commit ({error})") from error
+    for entry in commit.segments:
+        _check_plain_name(path, "name", entry.name)
+        if entry.deletes is not None:
+            _check_plain_name(path, "deletes", entry.deletes)
+    return commit
+
+
+def _check_plain_name(path: Path, field_name: str, value: Any) -> None:
+    """A segment or deletes name must be one plain file name: a forged ``../x`` or absolute
+    path would make a reader open files outside the index."""
+    if not isinstance(value, str) or not _PLAIN_NAME.match(value):
+        raise IndexFormatError(
+            f"{path}: segment {field_name} {value!r} is not a plain file name (letters, digits, "
+            "_ . -); refusing to open it (a damaged or forged commit)"
+        )
 
 
 def write_commit(directory: Path, commit: Commit) -> Path:
@@ -212,8 +245,9 @@ class WriteLock:
             holder = handle.read().strip() or "another writer"
             handle.close()
             raise IndexLockedError(
-                f"{self.path.parent} is open for writing by {holder}; one writer at a time "
-                "(readers need no lock: use HybridIndex.load)"
+                f"{self.path.parent} is open for writing by {holder}, which holds its lock "
+                f"{self.path}; one writer at a time (a save over an index is a write; "
+                "readers need no lock: use HybridIndex.load)"
             ) from None
         handle.seek(0)
         handle.truncate()

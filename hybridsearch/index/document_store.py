@@ -26,12 +26,14 @@ from hybridsearch.corpus.documents import Document
 from hybridsearch.corpus.readers import document_from_record
 from hybridsearch.errors import IndexFormatError
 
-__all__ = ["DocumentStore"]
+__all__ = ["STORE_FILES", "DocumentStore"]
 
 _DOCUMENTS = "documents.jsonl"
 _OFFSETS = "offsets.npy"
 _IDS = "ids.npy"
 _IDS_ORDER = "ids_order.npy"
+#: The files a store is made of.
+STORE_FILES = (_DOCUMENTS, _OFFSETS, _IDS, _IDS_ORDER)
 
 
 class DocumentStore:
@@ -80,6 +82,7 @@ class DocumentStore:
             raise IndexFormatError(
                 f"{directory}: the document store's offsets, ids and {_DOCUMENTS} disagree"
             )
+        _check_order(directory / _IDS_ORDER, order, len(ids))
         store = cls(directory, offsets, ids, order)
         # Map the texts now, as the arrays are: once newer commits replace this segment,
         # garbage collection deletes its files, and a reader of this snapshot still reads it.
@@ -125,3 +128,15 @@ class DocumentStore:
 
     def __iter__(self) -> Iterator[Document]:
         return (self.get(row) for row in range(len(self)))
+
+
+def _check_order(path: Path, order: np.ndarray, count: int) -> None:
+    """The id order (what lookups by id index with) must be a permutation of the rows:
+    checked on every open, with or without checksums (vectorised, O(documents))."""
+    if (
+        order.ndim != 1
+        or order.dtype.kind not in "iu"
+        or (count and (order.min() < 0 or order.max() >= count))
+        or (count and np.bincount(order, minlength=count).max() != 1)
+    ):
+        raise IndexFormatError(f"{path}: expected a permutation of the rows 0..{count - 1}")

@@ -195,6 +195,9 @@ class HybridIndex(Updates, Tuning):
     ) -> HybridIndex:
         """Open the newest commit of an index for reading (writes need :meth:`open`).
 
+        A load never writes to the index and reads one commit point (settings, model and
+        segments together), whatever other processes save or commit meanwhile.
+
         Args:
             path: The index directory.
             model: The encoder to query with: an Encoder, a model folder or hub name, or None
@@ -454,10 +457,19 @@ class HybridIndex(Updates, Tuning):
     # -- persistence ------------------------------------------------------------------------
 
     def save(self, path: str | Path) -> None:
-        """Write the index as it stands (uncommitted changes included) to a new directory.
+        """Write the index as it stands (uncommitted changes included) to ``path``.
 
-        Atomic: an existing index at ``path`` is replaced only once the new one is complete;
-        any other non-empty directory is refused.
+        Where there is no index, a new directory is written beside ``path`` and renamed into
+        place. Over an existing index the save is a commit under that index's write lock:
+        its segments are copied in and one commit file names them, so a reader (in any
+        process) loads the previous version or this one, never a mix; a crash leaves the
+        previous version. A file, or a non-empty directory that is not an index, is refused.
+
+        Raises:
+            IndexLockedError: another writer holds the index at ``path`` (an index opened
+                with :meth:`open`, or another process saving there): one writer at a time.
+            IndexFormatError: ``path`` is a file or a directory that is not an index.
+            IndexWriteError: writing failed (a full disk...); the last commit is intact.
         """
         manifest = {
             "model": self.model_identity.to_dict(),

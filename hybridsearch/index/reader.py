@@ -50,12 +50,24 @@ class OpenedIndex:
     snapshot: Snapshot
 
 
-def read_manifest(directory: Path) -> tuple[IndexSettings, Any, str | None]:
-    """The manifest's settings, model identity and model source, read strictly."""
+def read_manifest(
+    directory: Path, commit: Commit | None = None
+) -> tuple[IndexSettings, Any, str | None]:
+    """The settings, model identity and model source of a commit, read strictly.
+
+    They come from the commit (``commit``, or the newest one when None) where it records
+    them, else from ``manifest.json`` (commits of earlier releases), whose format and
+    version are checked in any case.
+    """
     from hybridsearch.dense.identity import ModelIdentity
 
     manifest = storage.read_manifest(directory, verify_checksums=False)
     where = str(directory / storage.MANIFEST_NAME)
+    if commit is None:
+        commit = _newest_commit(directory)
+    if commit is not None and commit.manifest is not None:
+        manifest = commit.manifest
+        where = f"{directory}: commit {commit.generation}"
     for key in ("model", "settings"):
         if key not in manifest:
             raise IndexFormatError(f"{where}: the manifest has no {key!r}")
@@ -64,18 +76,34 @@ def read_manifest(directory: Path) -> tuple[IndexSettings, Any, str | None]:
     return settings, identity, manifest.get("model_source")
 
 
+def _newest_commit(directory: Path) -> Commit | None:
+    """The newest commit, or None if there is none (or it went while being read)."""
+    for _ in range(_RETRIES):
+        generation = latest_generation(directory)
+        if generation is None:
+            return None
+        try:
+            return read_commit(directory, generation)
+        except FileNotFoundError:  # collected after a newer commit: read that one
+            continue
+    return None
+
+
 def read_index(
     path: str | Path, *, verify_checksums: bool = False, mmap: bool = True
 ) -> OpenedIndex:
-    """Open the newest commit of the index at ``path``.
+    """Open the newest commit of the index at ``path``; change nothing on disk.
+
+    Settings, model and segments all come from that one commit point, so a save or commit
+    running meanwhile is seen whole or not at all.
 
     Raises:
         IndexFormatError: not an index, no commit, or a part missing or malformed.
         IndexVersionError: another format version (the message says how to rebuild).
         ChecksumError: a file's size (or, with ``verify_checksums``, sha256) is wrong.
     """
-    directory = storage.resolve_index_directory(path)
-    settings, identity, model_source = read_manifest(directory)
+    directory = storage.index_directory(path)
+    storage.read_manifest(directory, verify_checksums=False)  # an index of this format
     for attempt in range(_RETRIES):
         generation = latest_generation(directory)
         if generation is None:
@@ -83,6 +111,7 @@ def read_index(
         commit = None
         try:
             commit = read_commit(directory, generation)
+            settings, identity, model_source = read_manifest(directory, commit)
             snapshot = _open_snapshot(directory, commit, settings, verify_checksums, mmap)
         except (FileNotFoundError, IndexFormatError) as error:
             # Once newer commits exist, garbage collection deletes this commit's files, and a
@@ -120,10 +149,12 @@ def _open_snapshot(
 ) -> Snapshot:
     segments: list[Segment] = []
     dead: list[np.ndarray] = []
+    root = directory.resolve()
     for entry in commit.segments:
         folder = directory / SEGMENTS_DIR / entry.name
         if not folder.is_dir():
             raise FileNotFoundError(folder)
+        storage.check_inside(folder, root, "index")  # a segment folder linked elsewhere
         segment = open_segment(folder, verify_checksums=verify, mmap=mmap)
         deletes = (
             read_deletes(directory, entry.deletes, segment.num_documents)

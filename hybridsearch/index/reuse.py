@@ -13,6 +13,7 @@ from hybridsearch.index.commit import latest_generation, read_commit
 from hybridsearch.index.models import make_encoder
 from hybridsearch.index.reader import read_manifest
 from hybridsearch.index.settings import IndexSettings
+from hybridsearch.index.storage import check_index_destination
 
 if TYPE_CHECKING:
     from hybridsearch.dense.encoder import Encoder
@@ -36,6 +37,8 @@ def open_or_build(
     """See :meth:`HybridIndex.open_or_build`."""
     from hybridsearch.corpus.readers import read_corpus
 
+    # Before reading the corpus and loading the model: a wrong destination fails in a moment.
+    check_index_destination(path)
     source_path = Path(corpus) if isinstance(corpus, str | Path) else None
     documents = list(read_corpus(source_path) if source_path else corpus)
     wanted = IndexSettings.coerce(**settings)

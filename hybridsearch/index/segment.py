@@ -19,6 +19,7 @@ new segments. Passage texts are not stored; a passage is its document's text ove
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,9 @@ import numpy as np
 from hybridsearch.corpus.documents import Document, Passage
 from hybridsearch.corpus.metadata import MetadataColumns
 from hybridsearch.errors import ChecksumError, IndexFormatError
-from hybridsearch.index.document_store import DocumentStore
-from hybridsearch.index.storage import fsync_directory, fsync_file
-from hybridsearch.sparse.bm25_files import read_postings, write_postings
+from hybridsearch.index.document_store import STORE_FILES, DocumentStore
+from hybridsearch.index.storage import check_inside, fsync_directory, fsync_file, listed_path
+from hybridsearch.sparse.bm25_files import postings_file_names, read_postings, write_postings
 from hybridsearch.sparse.postings import Postings
 from hybridsearch.validation import sha256_file
 
@@ -140,12 +141,22 @@ def write_segment(directory: Path, content: SegmentContent) -> None:
 def open_segment(directory: Path, *, verify_checksums: bool = False, mmap: bool = True) -> Segment:
     """Open a segment written by :func:`write_segment`.
 
+    Structural checks always run: ``segment.json`` lists every file the segment holds (and
+    every file a segment must hold), each entry a path inside the segment, each file's size
+    as listed; array dtypes, lengths and ranges (passage rows, spans, vectors)
+    as the format says (the document store checks its own arrays, the postings theirs).
+    ``verify_checksums`` adds only the sha256 of every file.
+
     Raises:
-        IndexFormatError: a file is missing or unreadable, or counts disagree.
-        ChecksumError: with ``verify_checksums``, a file's size or sha256 differs.
+        IndexFormatError: a file is missing, unlisted, outside the segment or unreadable, or
+            an array is malformed or its counts disagree.
+        ChecksumError: a file's size (always) or sha256 (with ``verify_checksums``) differs.
     """
     description = _read_description(directory)
-    _check_files(directory, description["files"], verify_checksums)
+    paths = _check_listing(directory, description["files"])
+    _check_sizes(paths, description["files"])
+    if verify_checksums:
+        _verify_checksums(paths, description["files"])
     mode = "r" if mmap else None
     try:
         columns = {
@@ -173,13 +184,15 @@ def open_segment(directory: Path, *, verify_checksums: bool = False, mmap: bool 
         hnsw=hnsw,
         ivf=ivf,
     )
-    counts = (segment.num_documents, segment.num_passages, postings.num_passages, len(vectors))
-    expected = (description["documents"], *[description["passages"]] * 3)
+    counts = (segment.num_documents, postings.num_passages, len(vectors))
+    expected = (description["documents"], description["passages"], description["passages"])
     if counts != expected:
         raise IndexFormatError(
             f"{directory / SEGMENT_FILE}: expects {expected[0]} documents and {expected[1]} "
             f"passages, but the files hold {counts}"
         )
+    _check_passage_columns(directory, columns, description["passages"], segment.num_documents)
+    _check_vectors(directory, vectors, description)
     return segment
 
 
@@ -203,17 +216,101 @@ def _read_description(directory: Path) -> dict[str, Any]:
     return description
 
 
-def _check_files(directory: Path, files: dict[str, Any], verify_checksums: bool) -> None:
-    for relative, expected in files.items():
-        path = directory / relative
+def required_files() -> set[str]:
+    """The files every segment holds (an HNSW graph and metadata columns come on top)."""
+    from hybridsearch.corpus.metadata import METADATA_FILE
+
+    return {
+        *STORE_FILES,
+        *(f"passage_{name}.npy" for name in PASSAGE_COLUMNS),
+        *(f"bm25/{name}" for name in postings_file_names()),
+        "vectors.npy",
+        f"metadata/{METADATA_FILE}",
+    }
+
+
+def _check_listing(directory: Path, files: Any) -> dict[str, Path]:
+    """Each listed file's path, once the listing is checked: entries inside the segment,
+    every required file listed, and every file present listed (none read unverified)."""
+    listing = directory / SEGMENT_FILE
+    if not isinstance(files, dict) or not all(isinstance(e, dict) for e in files.values()):
+        raise IndexFormatError(f"{listing}: \"files\" must map each file to its sha256 and size")
+    paths = {name: listed_path(directory, name, listing, "segment") for name in files}
+    unlisted = sorted(required_files() - set(files))
+    if unlisted:
+        raise IndexFormatError(
+            f"{listing} does not list {', '.join(unlisted)}, which every segment holds; a "
+            "segment lists each of its files with a checksum"
+        )
+    present = {
+        Path(folder, name).relative_to(directory).as_posix()
+        for folder, _, names in os.walk(directory)
+        for name in names
+    } - {SEGMENT_FILE}
+    extra = sorted(present - set(files))
+    if extra:
+        raise IndexFormatError(
+            f"{directory}: {', '.join(extra)} is in the segment but not listed in "
+            f"{SEGMENT_FILE}; a segment lists each of its files with a checksum"
+        )
+    root = directory.resolve()
+    for path in paths.values():
+        check_inside(path, root, "segment")
+    return paths
+
+
+def _check_sizes(paths: dict[str, Path], files: dict[str, Any]) -> None:
+    """Every listed file exists with its listed size (cheap: always run)."""
+    for name, path in paths.items():
         if not path.is_file():
             raise IndexFormatError(f"{path}: missing from the segment (listed in {SEGMENT_FILE})")
-        if path.stat().st_size != expected["bytes"]:
+        expected = files[name].get("bytes")
+        if path.stat().st_size != expected:
             raise ChecksumError(
                 f"{path}: {path.stat().st_size} bytes, but {SEGMENT_FILE} says "
-                f"{expected['bytes']} (truncated or altered); restore or rebuild the index"
+                f"{expected} (truncated or altered); restore or rebuild the index"
             )
-        if verify_checksums and sha256_file(path) != expected["sha256"]:
+
+
+def _verify_checksums(paths: dict[str, Path], files: dict[str, Any]) -> None:
+    """Every listed file's sha256 (reads every byte: what ``verify_checksums`` adds)."""
+    for name, path in paths.items():
+        if sha256_file(path) != files[name].get("sha256"):
             raise ChecksumError(
                 f"{path}: sha256 differs from {SEGMENT_FILE} (altered); restore or rebuild"
             )
+
+
+def _check_passage_columns(
+    directory: Path, columns: dict[str, np.ndarray], passages: int, documents: int
+) -> None:
+    """Dtypes, lengths and ranges of the passage columns (vectorised: O(passages))."""
+
+    def fail(name: str, problem: str) -> IndexFormatError:
+        return IndexFormatError(f"{directory / f'passage_{name}.npy'}: {problem}")
+
+    for name, dtype in PASSAGE_COLUMNS.items():
+        column = columns[name]
+        if column.ndim != 1 or column.dtype != dtype:
+            expected = np.dtype(dtype).name
+            raise fail(name, f"expected a 1-D {expected} array, got {column.dtype} {column.shape}")
+        if len(column) != passages:
+            raise fail(name, f"holds {len(column)} passages; {SEGMENT_FILE} counts {passages}")
+    if not passages:
+        return
+    rows, starts, ends = columns["document_rows"], columns["starts"], columns["ends"]
+    if rows.min() < 0 or rows.max() >= documents:
+        raise fail("document_rows", f"holds document rows outside 0..{documents - 1}")
+    if starts.min() < 0 or bool(np.any(starts > ends)):
+        bad = "starts" if starts.min() < 0 else "ends"
+        raise fail(bad, "holds a passage span that is negative or after its end")
+
+
+def _check_vectors(directory: Path, vectors: np.ndarray, description: dict[str, Any]) -> None:
+    """The vectors: float32, one row of the recorded dimension per passage."""
+    expected = (description["passages"], description["dimension"])
+    if vectors.dtype != np.float32 or vectors.ndim != 2 or vectors.shape != expected:
+        raise IndexFormatError(
+            f"{directory / 'vectors.npy'}: expected a float32 array of shape {expected}, got "
+            f"{vectors.dtype} {vectors.shape}"
+        )

@@ -4,15 +4,18 @@ An index is a directory holding ``manifest.json`` and the files it lists. The ma
 the format version, the model identity, every setting needed to query the index again, counts,
 and a sha256 per file, so a load can say exactly what is wrong with a damaged index.
 
-Saving never writes into the live index. :func:`write_index_directory` fills a sibling
-temporary directory, then swaps it into place with two renames. A crash while the files are
-written leaves the previous index untouched; a crash between the two renames leaves it under a
-``.previous`` sibling, which :func:`resolve_index_directory` restores on the next load or save.
+A new index is written as a sibling temporary directory, then renamed into place
+(:func:`create_index_directory`); a save over an existing index is a commit into it (see
+:mod:`hybridsearch.index.writer`). Readers never write: :func:`index_directory` finds the
+index without changing anything. :func:`write_index_directory` swaps whole directories and is
+kept for replacing what this version cannot read; a crash between its two renames leaves the
+old index under a ``.previous`` sibling, which readers read and the next writer restores.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -34,12 +37,67 @@ def _previous_path(target: Path) -> Path:
 
 
 def resolve_index_directory(path: str | Path) -> Path:
-    """Return the index directory, restoring it if a save was cut between its two renames."""
+    """Return the index directory, restoring it if a save was cut between its two renames.
+
+    Writers only (it renames): readers use :func:`index_directory`, which never writes.
+    """
     target = Path(path)
     previous = _previous_path(target)
     if not target.exists() and (previous / MANIFEST_NAME).is_file():
         previous.rename(target)
     return target
+
+
+def index_directory(path: str | Path) -> Path:
+    """The directory to read the index at ``path`` from, changing nothing on disk.
+
+    If a save (of an older release, or a replacement of another format version) was cut
+    between its two renames, the index is read where it was left (``.<name>.previous``);
+    the next writer puts it back.
+    """
+    target = Path(path)
+    previous = _previous_path(target)
+    if not target.exists() and (previous / MANIFEST_NAME).is_file():
+        return previous
+    return target
+
+
+def listed_path(directory: Path, relative: Any, listed_in: Path, inside: str) -> Path:
+    """The file an entry of ``listed_in`` names: ``directory / relative``, confined to it.
+
+    An entry must be a relative POSIX path with no ``..``, ``.`` or empty part: an absolute
+    path or ``../x`` in a forged manifest would make a load stat and hash a file elsewhere
+    (a huge one read in full). Links are checked apart, by :func:`check_inside`.
+
+    Raises:
+        IndexFormatError: the entry is not such a path (naming ``listed_in`` and the entry).
+    """
+    if (
+        not isinstance(relative, str)
+        or not relative
+        or relative.startswith("/")
+        or "\\" in relative
+        or any(part in ("", ".", "..") for part in relative.split("/"))
+    ):
+        raise IndexFormatError(
+            f"{listed_in}: the file entry {relative!r} is not a relative path inside the "
+            f"{inside}; refusing to read it (a damaged or forged index)"
+        )
+    return directory / relative
+
+
+def check_inside(path: Path, root: Path, inside: str) -> None:
+    """Refuse a file that resolves outside ``root`` (itself resolved): a link that leads out.
+
+    Raises:
+        IndexFormatError: naming the file and where it leads.
+    """
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root):
+        raise IndexFormatError(
+            f"{path}: a link that leads outside the {inside} (to {resolved}); refusing to "
+            "read it (a damaged or forged index)"
+        )
 
 
 def fsync_directory(directory: Path) -> None:
@@ -81,6 +139,27 @@ def _remove_abandoned_staging(target: Path) -> None:
             shutil.rmtree(candidate, ignore_errors=True)
 
 
+def check_index_destination(path: str | Path) -> Path:
+    """``path`` as a Path if an index may be written there, else IndexFormatError.
+
+    An index may go where nothing is, into an empty directory, or over an index (a directory
+    holding ``manifest.json``); a file, or a directory holding anything else, is refused
+    rather than replaced. Cheap, so callers run it before the slow stages of a build.
+    """
+    target = Path(path)
+    if target.exists() or target.is_symlink():
+        if not target.is_dir():
+            raise IndexFormatError(
+                f"cannot write an index to {target}: it is a file, not a directory"
+            )
+        if not (target / MANIFEST_NAME).is_file() and any(target.iterdir()):
+            raise IndexFormatError(
+                f"cannot write an index to {target}: the directory is not empty and holds no "
+                f"{MANIFEST_NAME} (it is not an index); refusing to replace it"
+            )
+    return target
+
+
 def write_index_directory(
     path: str | Path,
     write_files: Callable[[Path], None],
@@ -88,7 +167,13 @@ def write_index_directory(
     *,
     list_files: bool = True,
 ) -> dict[str, Any]:
-    """Write an index directory atomically.
+    """Write an index directory atomically, replacing the one at ``path``.
+
+    The replacement swaps whole directories (two renames), so the caller must be the only
+    writer (hold the index's lock), and nothing of this version may be reading it: an index
+    of the current format is saved over by a commit instead (see
+    :func:`hybridsearch.index.writer.write_new_index`); this is for a new directory and for
+    replacing what this version cannot read (another format version).
 
     Args:
         path: Where the index lives. If it exists it must be an index (it is replaced) or an
@@ -103,14 +188,51 @@ def write_index_directory(
         The manifest as written.
     """
     target = resolve_index_directory(path)
+    check_index_destination(target)
+    staging, full_manifest = _write_staging(target, write_files, manifest, list_files)
+    previous = _previous_path(target)
+    if previous.exists():
+        shutil.rmtree(previous)
     if target.exists():
-        if not target.is_dir():
-            raise IndexFormatError(f"cannot save an index to {target}: it is a file")
-        if not (target / MANIFEST_NAME).is_file() and any(target.iterdir()):
-            raise IndexFormatError(
-                f"cannot save an index to {target}: the directory is not empty and holds no "
-                f"{MANIFEST_NAME}; refusing to replace what is not an index"
-            )
+        target.rename(previous)
+    staging.rename(target)
+    fsync_directory(target.parent)
+    shutil.rmtree(previous, ignore_errors=True)
+    return full_manifest
+
+
+def create_index_directory(
+    path: str | Path, write_files: Callable[[Path], None], manifest: Mapping[str, Any]
+) -> bool:
+    """Write a new index directory where there is none (or an empty one), atomically.
+
+    The directory is written as a staging sibling, then renamed into place; the rename
+    never replaces a non-empty directory, so when another process created an index at
+    ``path`` meanwhile, the staging directory is removed and False returned (the caller
+    then writes to that index as any writer would). Files are not listed in the manifest:
+    segments carry their own checksums.
+
+    Returns:
+        True if this call created the index, False if one appeared at ``path`` first.
+    """
+    target = resolve_index_directory(path)
+    check_index_destination(target)
+    staging, _ = _write_staging(target, write_files, manifest, list_files=False)
+    try:
+        os.rename(staging, target)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        if error.errno in (errno.ENOTEMPTY, errno.EEXIST) and (target / MANIFEST_NAME).is_file():
+            return False
+        raise
+    fsync_directory(target.parent)
+    return True
+
+
+def _write_staging(
+    target: Path, write_files: Callable[[Path], None], manifest: Mapping[str, Any], list_files: bool
+) -> tuple[Path, dict[str, Any]]:
+    """A complete, fsynced sibling staging directory of ``target``, and its manifest."""
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_abandoned_staging(target)
     staging = target.with_name(f".{target.name}.saving-{os.getpid()}-{uuid.uuid4().hex[:8]}")
@@ -123,12 +245,7 @@ def write_index_directory(
             fsync_file(file_path)
             relative = file_path.relative_to(staging).as_posix()
             files[relative] = {"sha256": sha256_file(file_path), "bytes": file_path.stat().st_size}
-        full_manifest = {
-            "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
-            **manifest,
-            "files": files,
-        }
+        full_manifest = full_manifest_of(manifest, files)
         manifest_path = staging / MANIFEST_NAME
         manifest_path.write_text(json.dumps(full_manifest, indent=2, sort_keys=False) + "\n")
         fsync_file(manifest_path)
@@ -136,16 +253,25 @@ def write_index_directory(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    return staging, full_manifest
 
-    previous = _previous_path(target)
-    if previous.exists():
-        shutil.rmtree(previous)
-    if target.exists():
-        target.rename(previous)
-    staging.rename(target)
-    fsync_directory(target.parent)
-    shutil.rmtree(previous, ignore_errors=True)
-    return full_manifest
+
+def full_manifest_of(manifest: Mapping[str, Any], files: Mapping[str, Any]) -> dict[str, Any]:
+    """``manifest.json``'s content: the format and its version, the fields, the files."""
+    return {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, **manifest, "files": files}
+
+
+def replace_manifest(directory: Path, manifest: Mapping[str, Any]) -> None:
+    """Rewrite ``manifest.json`` atomically (temporary file, fsync, rename), listing no
+    files; a writer does this, under the index's lock, after a commit changed its fields."""
+    path = directory / MANIFEST_NAME
+    temporary = path.with_name(f"{MANIFEST_NAME}.tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(full_manifest_of(manifest, {}), indent=2) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    fsync_directory(directory)
 
 
 def read_manifest(path: str | Path, *, verify_checksums: bool = True) -> dict[str, Any]:
@@ -157,7 +283,7 @@ def read_manifest(path: str | Path, *, verify_checksums: bool = True) -> dict[st
         IndexVersionError: the index was written by another format version.
         ChecksumError: a file's size or sha256 differs from the manifest (truncated or altered).
     """
-    directory = resolve_index_directory(path)
+    directory = index_directory(path)
     manifest_path = directory / MANIFEST_NAME
     if not directory.is_dir():
         raise IndexFormatError(f"not a hybridsearch index: {directory} is not a directory")
@@ -190,8 +316,12 @@ def read_manifest(path: str | Path, *, verify_checksums: bool = True) -> dict[st
     files = manifest.get("files")
     if not isinstance(files, dict):
         raise IndexFormatError(f"{manifest_path}: the manifest lists no files")
+    # Every entry is checked before any file is opened.
+    paths = {name: listed_path(directory, name, manifest_path, "index") for name in files}
+    root = directory.resolve()
     for relative, expected in files.items():
-        file_path = directory / relative
+        file_path = paths[relative]
+        check_inside(file_path, root, "index")
         if not file_path.is_file():
             raise IndexFormatError(f"{file_path}: missing from the index (listed in the manifest)")
         if not verify_checksums:

@@ -130,7 +130,7 @@ class Updates:
                 self.snapshot,
                 self._commit,
                 self.build_info.to_dict(),
-                self.search_defaults_data(),
+                search_defaults=self.search_defaults_data(),
             )
             return self._commit.generation
 

@@ -57,7 +57,7 @@ def rrf(
     Args:
         ranked_lists: One sequence of ids per leg, best first.
         k: Smoothing constant, ``k >= 0``; larger values flatten the gap between top ranks.
-        weights: One non-negative weight per list; ``None`` means 1.0 each.
+        weights: One non-negative weight per list, not all 0; ``None`` means 1.0 each.
 
     Returns:
         ``(id, fused score)`` pairs, fused score descending (ties: best rank in any list,
@@ -105,7 +105,7 @@ def convex(
     Args:
         scored_lists: One sequence of ``(id, score)`` pairs per leg, best first (the order
             only breaks ties; normalisation uses the scores).
-        weights: One non-negative weight per list; ``None`` means 1.0 each.
+        weights: One non-negative weight per list, not all 0; ``None`` means 1.0 each.
         normalization: ``"minmax"`` or ``"zscore"``.
 
     Returns:
@@ -170,7 +170,7 @@ def fuse(
     Args:
         scored_lists: One sequence of ``(id, score)`` pairs per leg, best first.
         method: One of :data:`FUSION_METHODS`.
-        weights: One non-negative weight per list; ``None`` means 1.0 each.
+        weights: One non-negative weight per list, not all 0; ``None`` means 1.0 each.
         k: RRF constant (used by ``"rrf"`` only).
         normalization: Convex normalisation (used by ``"convex"`` only).
 
@@ -270,6 +270,11 @@ def _checked_weights(
             raise InvalidInputError(
                 f"weights[{position}] is {weight!r}; expected a finite number >= 0"
             )
+    if list_count and not any(weights):
+        raise InvalidInputError(
+            f"every weight is 0 ({list(weights)!r}); at least one list needs a weight > 0, "
+            "or every fused score would be 0"
+        )
     return [float(weight) for weight in weights]
 
 

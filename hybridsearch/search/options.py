@@ -51,9 +51,11 @@ class SearchOptions(Settings):
         depth: The candidate window: passages each leg returns (default 100), independent of
             ``k``; the legs go deeper only when ``k`` exceeds it or, for documents, when fewer
             than ``max(k, depth)`` documents come out of it.
-        rrf_k: RRF's rank constant (``k >= 0``).
+        rrf_k: RRF's rank constant (a finite ``k >= 0``), checked in every mode, also when
+            only one leg runs and nothing is fused.
         weights: Weight per leg (``bm25``, ``dense``), default 1.0 each; a leg weighted 0
-            contributes nothing.
+            contributes nothing, and at least one weight must be above 0 (in every mode).
+            Numpy scalars are accepted.
         normalization: Convex fusion's score normalisation: ``minmax`` or ``zscore``.
         bm25_feedback: ``none``, or ``rm3``: the BM25 leg expands the query with the terms of
             its own top passages (RM3 pseudo-relevance feedback; see
@@ -114,4 +116,11 @@ def _leg_weights(weights: Any) -> dict[str, float]:
     for leg, weight in weights.items():
         check_choice("leg in weights", leg, LEGS)
         resolved[leg] = finite_number(f"weight of {leg!r}", weight, minimum=0)
+    # Checked whatever the mode: fused, all-zero weights score every passage 0 and return
+    # nothing after searching everything; refusing them in one mode only would make a
+    # stored default valid or not depending on the search it is used with.
+    if not any(resolved.values()):
+        raise InvalidInputError(
+            f"every leg's weight is 0 ({resolved}); at least one leg needs a weight > 0"
+        )
     return resolved

@@ -41,6 +41,7 @@ from hybridsearch.search.options import SearchOptions
 from hybridsearch.search.plan import Plan
 from hybridsearch.search.tuned import TunedFusion
 from hybridsearch.sparse.feedback import RM3_PARAMETERS
+from hybridsearch.validation import check_unicode
 
 __all__ = ["QueryPlanner"]
 
@@ -109,12 +110,16 @@ class QueryPlanner:
         """Decide what a search for ``query`` will do.
 
         Raises:
-            InvalidInputError: the query is not a string, or is empty.
+            InvalidInputError: the query is not a string, is empty, or holds a lone
+                surrogate (an undecodable byte from a command line becomes one).
         """
         if not isinstance(query, str):
             raise InvalidInputError(f"query must be a string, got {type(query).__name__}")
         if not query.strip():
             raise InvalidInputError("query is empty (or only whitespace); expected some text")
+        # Refused, not cleaned: a replaced character would search for something else, and
+        # the tokenizer would fail on it with an unrelated TypeError (issue 14).
+        check_unicode("query", query)
         terms = getattr(self.analyzer, "analyze_query", self.analyzer)(query)
         known = set(self.source.bm25.known_terms(terms))
         query_terms = tuple(term for term in terms if term in known)

@@ -23,7 +23,13 @@ import numpy as np
 from hybridsearch.errors import IndexFormatError, IndexVersionError, InvalidInputError
 from hybridsearch.sparse.postings import ARRAY_NAMES, Postings
 
-__all__ = ["BM25_FORMAT_VERSION", "METADATA_FILE", "read_postings", "write_postings"]
+__all__ = [
+    "BM25_FORMAT_VERSION",
+    "METADATA_FILE",
+    "postings_file_names",
+    "read_postings",
+    "write_postings",
+]
 
 #: Version of the layout :func:`write_postings` writes.
 BM25_FORMAT_VERSION = 2
@@ -71,6 +77,12 @@ def write_postings(directory: str | Path, postings: Postings) -> list[Path]:
         temporary.write_text(json.dumps(metadata), encoding="utf-8")
     written.append(path)
     return written
+
+
+def postings_file_names() -> list[str]:
+    """The files :func:`write_postings` writes (current format), so a container of postings
+    can require each of them."""
+    return [METADATA_FILE, *_ARRAY_FILES[BM25_FORMAT_VERSION].values()]
 
 
 def read_postings(

@@ -14,7 +14,13 @@ import pytest
 from hybridsearch import HybridIndex
 from hybridsearch.cli.build import print_summary
 from hybridsearch.cli.main import main
-from tests.cli.support import ANIMALS, assert_one_line_error, needs_open_or_build_option, run_cli
+from tests.cli.support import (
+    ANIMALS,
+    assert_failed,
+    assert_one_line_error,
+    needs_open_or_build_option,
+    run_cli,
+)
 
 
 def _stub_index(origin: str = "built here: no usable index there") -> SimpleNamespace:
@@ -199,3 +205,41 @@ def test_bad_setting_is_one_line(tmp_path):
     result = run_cli("build", str(corpus), "--index", str(tmp_path / "i"), "--b", "3", cwd=tmp_path)
     assert_one_line_error(result, "b")
     assert not (tmp_path / "i").exists()
+
+
+# -- issue 14: refused early, in one line --------------------------------------------------
+
+
+@pytest.fixture
+def no_slow_stage(monkeypatch):
+    """Loading a model or building fails the test: the refusal must come before them."""
+    import hybridsearch.index.reuse as reuse
+
+    def slow(*args, **kwargs):
+        raise AssertionError("a slow stage started before the destination was checked")
+
+    monkeypatch.setattr(reuse, "make_encoder", slow)
+    monkeypatch.setattr(HybridIndex, "build", slow)
+
+
+def test_a_lone_surrogate_in_the_corpus_names_file_line_and_id(tmp_path, capsys, no_slow_stage):
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "a", "text": "fine"}\n{"id": "b-2", "text": "bad \\ud800"}\n')
+    status = main(["build", str(corpus), "--index", str(tmp_path / "i"), "--no-progress"])
+    assert_failed(status, capsys.readouterr().err, "c.jsonl:2", "'b-2'", "lone surrogate")
+    assert not (tmp_path / "i").exists()
+
+
+def test_build_into_a_folder_that_is_not_an_index_is_refused_first(
+    tmp_path, capsys, no_slow_stage
+):
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "a", "text": "fine"}\n')
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "holiday.jpg").write_bytes(b"\xff\xd8")
+    status = main(["build", str(corpus), "--index", str(folder), "--no-progress"])
+    assert_failed(status, capsys.readouterr().err, str(folder), "not empty", "not an index")
+    assert [p.name for p in folder.iterdir()] == ["holiday.jpg"]
+    status = main(["build", str(corpus), "--index", str(folder / "holiday.jpg")])
+    assert_failed(status, capsys.readouterr().err, "holiday.jpg", "is a file")

@@ -55,3 +55,19 @@ def test_demo_rebuild(few_topics, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "building the demo index" in err
     assert f"reused {index}" not in err
+
+
+def test_demo_index_on_a_regular_file_is_refused_before_building(tmp_path, capsys, monkeypatch):
+    """Issue 14 item 12: the destination is checked before the demo corpus is read."""
+
+    def slow():
+        raise AssertionError("the demo corpus was read before the destination was checked")
+
+    monkeypatch.setattr(hybridsearch.corpus.demo, "python_docs_documents", slow)
+    target = tmp_path / "notes.txt"
+    target.write_text("mine")
+    assert main(["demo", "--index", str(target)]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-1].startswith("error: ") and "is a file" in lines[-1], lines
+    assert "Traceback" not in "\n".join(lines)
+    assert target.read_text() == "mine"

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -252,3 +253,9 @@ def test_colour_only_on_a_terminal_and_lines_fit_it(hostile_index, monkeypatch):
     _no_control_characters(plain)
     lines = plain.splitlines()
     assert all(len(line) <= 60 for line in lines) and max(map(len, lines)) > 50, lines
+def test_an_undecodable_byte_in_the_query_is_one_line(tagged_index, capsys):
+    """Issue 14 item 1: Python reads the byte as a lone surrogate (surrogateescape)."""
+    query = os.fsdecode(b"exceptions \xff")
+    for mode in ("hybrid", "bm25", "dense"):
+        status, _, err = _search(capsys, tagged_index, query, "--mode", mode)
+        assert_failed(status, err, "query holds a lone surrogate (U+DCFF)")

@@ -184,3 +184,45 @@ def test_metadata_type_names_each_value() -> None:
     assert set(FIELD_TYPES) == {"string", "number", "bool", "string_list"}
     with pytest.raises(InvalidInputError, match="is a complex"):
         check_metadata_value(1j)
+
+
+# -- issue 14 items 2 and 3: what JSON and UTF-8 cannot hold is refused when made ------------
+
+
+@pytest.mark.parametrize("field", ["id", "text", "title"])
+def test_document_refuses_a_lone_surrogate_naming_the_field(field: str) -> None:
+    fields = {"id": "doc-1", "text": "some text", "title": "a title"}
+    position = len(fields[field])
+    fields[field] += "\udcff"  # what an undecodable byte becomes (surrogateescape)
+    with pytest.raises(InvalidInputError) as caught:
+        Document(**fields)
+    message = str(caught.value)
+    assert f"{field} holds a lone surrogate (U+DCFF) at character {position}" in message, message
+    message.encode("utf-8")  # the message itself can be printed and logged
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        ({"key": "caf\ud800"}, r"metadata 'key' holds a lone surrogate \(U\+D800\)"),
+        ({"key": ["ok", "\udc80"]}, r"metadata 'key' item 1 holds a lone surrogate"),
+        ({"k\udcffey": "v"}, r"metadata key 'k\\udcffey' holds a lone surrogate"),
+    ],
+)
+def test_document_refuses_metadata_json_cannot_store_naming_id_and_key(
+    metadata: dict, message: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=r"Document 'doc-1': " + message):
+        Document(id="doc-1", text="x", metadata=metadata)
+
+
+def test_document_metadata_str_subclasses_keep_their_value() -> None:
+    import enum
+
+    class Colour(str, enum.Enum):  # noqa: UP042 - a str mixin, as older code writes it
+        RED = "red"
+
+    document = Document(id="d", text="x", metadata={"c": Colour.RED, "l": [Colour.RED]})
+    assert document.metadata == {"c": "red", "l": ["red"]}
+    assert type(document.metadata["c"]) is str and type(document.metadata["l"][0]) is str
+    json.dumps(dict(document.metadata), ensure_ascii=False).encode("utf-8")

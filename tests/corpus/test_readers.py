@@ -238,3 +238,65 @@ def test_read_real_scifact_corpus() -> None:
     documents = check_unique_ids(read_corpus(BEIR_SCIFACT))
     assert len(documents) == 5183
     assert all(document.text for document in documents)
+
+
+# --- issue 14: lone surrogates, symlinks out of a text folder, a BEIR folder without corpus ---
+
+
+def test_read_jsonl_lone_surrogate_names_file_line_and_id(tmp_path: Path) -> None:
+    corpus = write_lines(
+        tmp_path / "corpus.jsonl",
+        [
+            json.dumps({"id": "fine", "text": "ok"}),
+            '{"id": "bad-1", "text": "broken \\ud800 text"}',  # valid JSON, not valid Unicode
+        ],
+    )
+    with pytest.raises(CorpusFormatError) as caught:
+        list(read_jsonl(corpus))
+    message = str(caught.value)
+    assert message.startswith(f"{corpus}:2: ") and "'bad-1'" in message, message
+    assert "text holds a lone surrogate (U+D800)" in message, message
+
+
+def test_read_text_folder_undecodable_file_name_names_the_file(tmp_path: Path) -> None:
+    import os
+
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    (folder / "good.txt").write_text("fine", encoding="utf-8")
+    try:
+        (Path(os.fsdecode(bytes(folder) + b"/bad-\xff.txt"))).write_text("x", encoding="utf-8")
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("this filesystem refuses a file name that is not UTF-8")
+    with pytest.raises(CorpusFormatError, match=r"bad-\\udcff\.txt.*lone surrogate"):
+        list(read_text_folder(folder))
+
+
+def test_read_text_folder_skips_symlinks_that_leave_the_folder(tmp_path: Path) -> None:
+    outside = tmp_path / "secret.txt"
+    outside.write_text("outside the folder", encoding="utf-8")
+    folder = tmp_path / "texts"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("inside", encoding="utf-8")
+    (folder / "leak.txt").symlink_to(outside)
+    (folder / "sub" / "leak2.md").symlink_to("../../secret.txt")
+    (folder / "sub" / "alias.txt").symlink_to("../a.txt")  # stays inside: read
+    (folder / "dangling.txt").symlink_to(tmp_path / "nowhere.txt")
+    documents = list(read_text_folder(folder))
+    assert [d.id for d in documents] == ["a.txt", "sub/alias.txt"]
+    assert all(d.text == "inside" for d in documents)
+    followed = list(read_text_folder(folder, follow_symlinks=True))
+    assert [d.id for d in followed] == ["a.txt", "leak.txt", "sub/alias.txt", "sub/leak2.md"]
+    assert followed[1].text == "outside the folder"
+
+
+def test_read_corpus_beir_folder_without_corpus_says_so(tmp_path: Path) -> None:
+    folder = make_beir_folder(tmp_path / "beir")
+    (folder / "corpus.jsonl").unlink()
+    write_lines(folder / "queries.jsonl", [json.dumps({"_id": "q1", "text": "a query"})])
+    (folder / "qrels").mkdir()
+    with pytest.raises(CorpusFormatError, match=r"no corpus\.jsonl.*queries\.jsonl and qrels"):
+        read_corpus(folder)
+    (folder / "queries.jsonl").unlink()
+    with pytest.raises(CorpusFormatError, match=r"no corpus\.jsonl.*qrels"):
+        read_corpus(folder)

@@ -18,6 +18,11 @@ Worker modes, and the lines they print (one event per line, flushed at once):
 ``churn``   adds, deletes and updates, each committed, a compact every other commit, until the
             file ``stop`` exists: ``committed <gen> <digest>`` per commit.
 ``hold``    opens the index for writing and sleeps: ``holding <pid>``.
+``save``    loads the indexes ``versions`` and saves them over the index in turn, for
+            ``seconds``: ``saving``, then ``saved <saves> <refused>`` (refused: the
+            IndexLockedError another writer causes). With ``writers`` 2 it forks a second
+            saver first, so two processes save to the same path at once; each prints its
+            ``saved`` line.
 """
 
 from __future__ import annotations
@@ -276,7 +281,40 @@ def _hold(command: dict[str, Any], encoder: Any) -> None:
     index.close()
 
 
-MODES = {"random": _random_loop, "churn": _churn, "hold": _hold}
+def _save(command: dict[str, Any], encoder: Any) -> None:
+    from hybridsearch.errors import IndexLockedError
+    from hybridsearch.index.hybrid_index import HybridIndex
+
+    versions = [HybridIndex.load(v, model=encoder) for v in command["versions"]]
+    child = os.fork() if command.get("writers", 1) == 2 else -1
+    code = 0
+    try:
+        _emit("saving")
+        saves = refused = 0
+        deadline = time.monotonic() + command["seconds"]
+        number = 0 if child else 1  # the two writers start with different versions
+        while time.monotonic() < deadline:
+            try:
+                versions[number % len(versions)].save(command["path"])
+                saves += 1
+            except IndexLockedError:
+                refused += 1
+            number += 1
+        _emit(f"saved {saves} {refused}")
+    except BaseException:
+        _emit("error " + json.dumps(traceback.format_exc()))
+        code = 3
+    if child == 0:
+        sys.stdout.flush()
+        os._exit(code)
+    if child > 0:
+        _, status = os.waitpid(child, 0)
+        code = code or status
+    if code:
+        raise SystemExit(code)
+
+
+MODES = {"random": _random_loop, "churn": _churn, "hold": _hold, "save": _save}
 
 
 def _run_worker(command: dict[str, Any], encoder: Any) -> None:

@@ -54,6 +54,7 @@ from .durability_support import (
     index_state,
     kill_inside,
     random_writes,
+    search_rows,
     search_until_done,
 )
 from .durability_worker import CHUNKING, KILLPOINTS, POOL_SIZE, pool_document, state_digest
@@ -389,3 +390,89 @@ def test_a_save_never_pulls_the_index_from_under_an_open_writer(fresh, encoder):
     assert index_state(HybridIndex.load(path, model=encoder, verify_checksums=True)) == expected
     other.save(path)  # no writer now: the save replaces the index
     assert [d.id for d in HybridIndex.load(path, model=encoder).documents()] == ["o1"]
+
+
+# -- 6. saving over an index (issue 14 items 14 and 15) ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def versions(base, tmp_path_factory, encoder):
+    """Three saved indexes of different documents and BM25 settings (vectors from the cache),
+    and the answers each gives (see :func:`_answers`). With other settings, a load that
+    mixed one save's settings with another's segments would score unlike both."""
+    root = tmp_path_factory.mktemp("versions")
+    paths, answers = [], []
+    bm25 = [{}, {"k1": 0.9, "b": 0.4}, {"variant": "okapi", "k1": 2.0}]
+    for number in range(3):
+        documents = [
+            pool_document(f"v{number}-{n}", (7 * number + n) % POOL_SIZE)
+            for n in range(5 + 2 * number)
+        ]
+        index = HybridIndex.build(
+            documents, model=encoder, embedding_cache=base[1], chunking=CHUNKING,
+            bm25=bm25[number],
+        )
+        index.save(root / f"v{number}")
+        paths.append(str(root / f"v{number}"))
+        answers.append(_answers(HybridIndex.load(root / f"v{number}", model=encoder), True))
+    return paths, answers
+
+
+def _answers(index: HybridIndex, hybrid: bool) -> tuple:
+    """The documents' digest and a few searches (a hybrid one when asked)."""
+    searches = [("green tea leaves", "bm25"), ("river stone garden", "bm25")]
+    searches += [("grind coffee beans", "hybrid")] if hybrid else []
+    rows = [search_rows(index.search(query, k=6, mode=mode)) for query, mode in searches]
+    return (state_digest(index.documents()), *rows)
+
+
+def _staging_left(path: Path) -> list[str]:
+    """Siblings a save left beside the index (staging folders, a previous index)."""
+    return [p.name for p in path.parent.iterdir() if p.name.startswith(f".{path.name}.")]
+
+
+def test_loads_during_saves_are_each_one_saved_version(server, versions, tmp_path, encoder):
+    paths, answers = versions
+    path = tmp_path / "index"
+    HybridIndex.load(paths[0], model=encoder).save(path)
+    pid = server.start(mode="save", path=str(path), versions=paths, seconds=2.5)
+    assert server.next_line() == "saving"
+    seen: collections.Counter[int] = collections.Counter()
+    finished: list[str] = []
+    while not finished:
+        hybrid = sum(seen.values()) % 8 == 0
+        loaded = HybridIndex.load(path, model=encoder, verify_checksums=len(seen) % 2 == 0)
+        got = _answers(loaded, hybrid)
+        matching = [n for n, a in enumerate(answers) if a[: len(got)] == got]
+        assert matching, f"load {sum(seen.values())} answered unlike every saved version"
+        seen[matching[0]] += 1
+        finished = server.pending()
+    rest = [line for line in finished if not line.startswith(f"reaped {pid} ")]
+    if len(rest) == len(finished):  # not reaped yet
+        assert server.until_reaped(pid, rest) == 0
+    else:
+        assert f"reaped {pid} 0" in finished, finished
+    saves = int(rest[0].split()[1])
+    print(f"\n{sum(seen.values())} loads during {saves} saves, by version: {dict(seen)}")
+    assert sum(seen.values()) >= 20 and len(seen) >= 2, seen
+    assert not _staging_left(path)
+
+
+def test_two_processes_saving_at_once_keep_the_index_whole(server, versions, tmp_path, encoder):
+    paths, answers = versions
+    path = tmp_path / "index"  # not there yet: the first saves race to create it
+    pid = server.start(mode="save", path=str(path), versions=paths, seconds=2.0, writers=2)
+    lines: list[str] = []
+    assert server.until_reaped(pid, lines) == 0
+    said = [line.split() for line in lines if line.startswith("saved ")]
+    assert len(said) == 2, lines
+    saves, refused = sum(int(s[1]) for s in said), sum(int(s[2]) for s in said)
+    print(f"\ntwo writers: {saves} saves, {refused} refused (IndexLockedError)")
+    # The loser is refused (IndexLockedError, counted by the worker); any other error, a
+    # FileNotFoundError say, fails the worker. The writers overlapped: some saves refused.
+    assert saves >= 2 and refused >= 1, said
+    loaded = HybridIndex.load(path, model=encoder, verify_checksums=True)
+    assert _answers(loaded, True) in answers
+    assert not _staging_left(path)
+    generations = commit_module.generations(path)
+    assert len(generations) <= 2 and not garbage(path), (generations, garbage(path))

@@ -61,9 +61,13 @@ def test_crash_between_renames_is_recovered(tmp_path):
     storage.write_index_directory(target, _writer(b"old"), {})
     # Simulate a crash after the live index was moved aside, before the new one arrived.
     target.rename(tmp_path / ".index.previous")
+    # A reader reads it where it was left, and changes nothing (issue 14 item 14).
     manifest = storage.read_manifest(target)
-    assert (target / "data.bin").read_bytes() == b"old"
     assert "data.bin" in manifest["files"]
+    assert not target.exists() and (tmp_path / ".index.previous").is_dir()
+    # The next writer puts it back.
+    assert storage.resolve_index_directory(target) == target
+    assert (target / "data.bin").read_bytes() == b"old"
 
 
 def test_refuses_to_replace_a_directory_that_is_not_an_index(tmp_path):
@@ -128,3 +132,28 @@ def test_abandoned_staging_of_a_dead_process_is_removed(tmp_path):
     storage.write_index_directory(target, _writer(b"x"), {})
     assert not dead.exists()
     assert alive.exists()
+
+
+@pytest.mark.parametrize("entry", ["/etc/hostname", "../outside.bin", "sub/../../outside.bin"])
+def test_manifest_entries_outside_the_index_are_refused(tmp_path, entry):
+    """Issue 14 item 8: a forged entry must not make a load hash (or stat) another file."""
+    target = tmp_path / "index"
+    storage.write_index_directory(target, _writer(b"x"), {})
+    (tmp_path / "outside.bin").write_bytes(b"0" * 100)
+    manifest = json.loads((target / "manifest.json").read_text())
+    manifest["files"][entry] = {"sha256": "0" * 64, "bytes": 100}
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    for verify in (True, False):
+        with pytest.raises(IndexFormatError, match="not a relative path inside the index"):
+            storage.read_manifest(target, verify_checksums=verify)
+
+
+def test_a_manifest_entry_linking_outside_the_index_is_refused(tmp_path):
+    target = tmp_path / "index"
+    storage.write_index_directory(target, _writer(b"abc"), {})
+    listed = "data.bin"
+    (tmp_path / "copy").write_bytes((target / listed).read_bytes())
+    (target / listed).unlink()
+    (target / listed).symlink_to(tmp_path / "copy")
+    with pytest.raises(IndexFormatError, match="leads outside the index"):
+        storage.read_manifest(target)

@@ -220,3 +220,18 @@ def test_fuse_dispatches_by_name() -> None:
     )
     with pytest.raises(InvalidInputError, match="unknown method 'combmnz'"):
         fuse(scored, method="combmnz")
+
+
+@pytest.mark.parametrize("weights", [[0, 0], [0.0, np.float32(0)]])
+def test_all_zero_weights_are_refused(weights) -> None:
+    """Issue 14 item 5: every list weighted 0 would fuse to nothing, silently."""
+    with pytest.raises(InvalidInputError, match="every weight is 0"):
+        rrf([LIST_A, LIST_B], weights=weights)
+    with pytest.raises(InvalidInputError, match="every weight is 0"):
+        convex([SCORED_A, SCORED_B], weights=weights)
+
+
+def test_numpy_scalar_weights_are_accepted() -> None:
+    assert rrf([LIST_A, LIST_B], weights=[np.float32(1), np.int64(3)]) == rrf(
+        [LIST_A, LIST_B], weights=[1, 3]
+    )

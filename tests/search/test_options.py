@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from hybridsearch.errors import IndexFormatError, InvalidInputError
@@ -59,3 +60,30 @@ def test_round_trip_and_strict_from_dict():
     del data["extra"], data["mode"]
     with pytest.raises(IndexFormatError, match="key 'mode' is missing"):
         SearchOptions.from_dict(data)
+
+
+# -- issue 14 item 5: weights and rrf_k checked the same way whatever legs run ----------------
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "bm25", "dense"])
+def test_all_zero_weights_are_refused_in_every_mode(mode):
+    with pytest.raises(InvalidInputError, match="every leg's weight is 0"):
+        SearchOptions(mode=mode, weights={"bm25": 0, "dense": 0})
+    with pytest.raises(InvalidInputError, match="every leg's weight is 0"):
+        SearchOptions(mode=mode, weights={"bm25": 0.0, "dense": np.float32(0)})
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "bm25", "dense"])
+@pytest.mark.parametrize("rrf_k", [-1, -0.5, float("nan"), float("inf"), np.float64("nan")])
+def test_bad_rrf_k_is_refused_in_every_mode(mode, rrf_k):
+    with pytest.raises(InvalidInputError, match="rrf_k must be a finite number >= 0"):
+        SearchOptions(mode=mode, rrf_k=rrf_k)
+
+
+def test_numpy_scalar_weights_and_rrf_k_are_accepted():
+    options = SearchOptions(
+        weights={"bm25": np.float32(2.0), "dense": np.int64(0)}, rrf_k=np.float32(10)
+    )
+    assert options.weights == {"bm25": 2.0, "dense": 0.0}
+    assert all(type(weight) is float for weight in options.weights.values())
+    assert options.rrf_k == 10.0

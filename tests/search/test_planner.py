@@ -4,6 +4,7 @@ the documented way, deepening only as the plan says."""
 from __future__ import annotations
 
 import itertools
+import os
 
 import pytest
 
@@ -149,3 +150,13 @@ def test_the_plan_analyses_queries_with_the_query_stopwords():
     plan = planner.plan(f"how do {word}", SearchOptions())
     assert plan.query_terms == (word,)
     assert planner.plan("how do", SearchOptions()).query_terms == ()  # kept, but unknown
+# -- issue 14 item 1: a lone surrogate in a query -----------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "bm25", "dense"])
+def test_a_query_with_a_lone_surrogate_is_refused_in_every_mode(planner, mode):
+    query = os.fsdecode(b"exceptions \xff")  # an undecodable command-line byte, as Python reads it
+    with pytest.raises(InvalidInputError) as caught:
+        search(planner, query, mode=mode)
+    message = str(caught.value)
+    assert message.startswith("query holds a lone surrogate (U+DCFF) at character 11"), message
