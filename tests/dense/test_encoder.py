@@ -58,6 +58,51 @@ def test_batch_size_and_order_do_not_change_vectors(texts):
     np.testing.assert_allclose(batched, single, atol=2e-6)
 
 
+# -- queries: the vector a query gets alone, however it is batched -----------------------
+
+QUERY_TEXT = (
+    "how do I catch several exceptions at once in python when reading files from a slow "
+    "network share that sometimes drops the connection halfway through a large transfer"
+)
+
+
+def _queries_of_many_lengths() -> list[str]:
+    """Two dozen queries: 1 to 24 words, several sharing a token count, a duplicate."""
+    words = QUERY_TEXT.split()
+    queries = [" ".join(words[:length]) for length in range(1, 24, 2)]
+    queries += [" ".join(words[start : start + 4]) for start in range(0, 20, 2)]
+    return [*queries, "tuple vs list", queries[2]]
+
+
+@pytest.mark.parametrize("bf16", [False, True], ids=["fp32", "bf16"])
+def test_query_vectors_do_not_depend_on_the_batch(bf16, encoder_fp32, encoder_bf16):
+    """Bit for bit, as in issue 14 item 4: bf16 autocast or padding changed them at 1e-4/1e-7."""
+    encoder = encoder_bf16 if bf16 else encoder_fp32
+    queries = _queries_of_many_lengths()
+    alone = np.stack([encoder.encode_queries([query])[0] for query in queries])
+    together = encoder.encode_queries(queries)
+    # Lengths differ (a batch would pad) and some are equal (batches of equal lengths were
+    # not invariant either).
+    assert 8 < len(set(encoder.count_tokens(queries))) < len(queries)
+    np.testing.assert_array_equal(together, alone)
+    # Queries run in float32 whatever the encoder's bf16 setting: the fp32 encoder's vectors.
+    np.testing.assert_array_equal(alone, encoder_fp32.encode_queries(queries))
+
+
+def test_warm_up_in_background_is_waited_for(encoder_fp32):
+    encoder = Encoder(bf16=False)
+    assert not encoder.is_warm
+    assert encoder.wait_for_warm_up() == 0.0  # none started
+    encoder.warm_up_in_background()
+    waited = encoder.wait_for_warm_up()
+    assert waited >= 0.0 and encoder.is_warm
+    assert encoder.wait_for_warm_up() == 0.0  # done: nothing more to wait for
+    encoder.warm_up_in_background()  # warm already: no second thread
+    np.testing.assert_array_equal(
+        encoder.encode_queries(["green tea"]), encoder_fp32.encode_queries(["green tea"])
+    )
+
+
 def test_max_seq_length_override_matches_sentence_transformers(texts):
     sentence_transformers = pytest.importorskip("sentence_transformers")
     oracle = sentence_transformers.SentenceTransformer(str(MODEL_FOLDER), device="cpu")
