@@ -28,11 +28,14 @@ torch and transformers are imported inside functions so ``import hybridsearch`` 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +129,10 @@ class Encoder:
         self._encode_lock = threading.Lock()
         self._warm = False
         self._warm_up_thread: threading.Thread | None = None
+        # A child forked while the warm-up held the lock would inherit it held, by a thread
+        # it does not have: give the child a fresh lock.
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=partial(_reset_after_fork, weakref.ref(self)))
 
     # -- read-only facts -----------------------------------------------------------------
 
@@ -408,6 +415,13 @@ def _batches(token_counts: np.ndarray, batch_size: int, one_at_a_time: bool) -> 
     order = np.argsort(-token_counts, kind="stable")
     size = 1 if one_at_a_time else batch_size
     return [order[start : start + size] for start in range(0, len(order), size)]
+
+
+def _reset_after_fork(reference: weakref.ref) -> None:
+    encoder = reference()
+    if encoder is not None:
+        encoder._encode_lock = threading.Lock()
+        encoder._warm_up_thread = None
 
 
 def _check_prompt(prompt: Any) -> None:

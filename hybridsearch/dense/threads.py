@@ -1,11 +1,12 @@
 """Thread settings of torch and FAISS, chosen to hold up on a machine shared with other work.
 
 torch and faiss-cpu each bring their own OpenMP runtime (two copies of libgomp; which one
-faiss's calls reach depends on the import order), and by default each keeps its worker threads spinning for a while after every parallel region,
-waiting for the next one. On a quiet machine that saves a wake-up; on a busy one (a server
-beside a build, two builds, other users) the spinning threads take the cores the work needs:
-a single-query encode went from ~10 ms to ~1,000 ms on 2 cores with load ~20, and encoding
-throughput fell from 168 to 14 passages/s beside a second encoding process
+faiss's calls reach depends on the import order), and by default each keeps its worker threads
+spinning for a while after every parallel region, waiting for the next one. On a quiet machine
+that saves a wake-up; on a busy one (a server beside a build, two builds, other users) the
+spinning threads take the cores the work needs: a single-query encode went from ~10 ms to
+~1,000 ms on 2 cores with load ~20, and encoding throughput fell from 168 to 14 passages/s
+beside a second encoding process
 (``benchmarks/results/threads.md`` has the same-run figures).
 
 The defaults, and where they come from:

@@ -271,3 +271,20 @@ def test_facts_exposed(encoder_fp32):
         assert encoder_fp32.progress is True
     finally:
         encoder_fp32.progress = False
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_does_not_inherit_a_held_encode_lock(encoder_fp32):
+    """A fork during a background warm-up must not leave the child's encoder locked."""
+    import os
+
+    lock = encoder_fp32._encode_lock
+    lock.acquire()
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: exit 0 if its encoder can take the lock
+            os._exit(0 if encoder_fp32._encode_lock.acquire(timeout=5) else 1)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        lock.release()
+    assert os.waitstatus_to_exitcode(status) == 0
