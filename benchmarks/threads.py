@@ -26,17 +26,18 @@ from pathlib import Path
 
 from _common import REPO_ROOT, RESULTS_DIR, default_data_path, write_results
 
-# name -> environment. "default" is what a process got before this change (torch and faiss
-# with their own defaults, OpenMP threads spinning while idle).
+# name -> environment of the measuring process (and of its competitor).
 CANDIDATES = {
-    "spinning (old default)": {"OMP_WAIT_POLICY": "ACTIVE"},
-    "passive (new default)": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "spinning (ACTIVE)": {"OMP_WAIT_POLICY": "ACTIVE"},
+    "passive (PASSIVE)": {"OMP_WAIT_POLICY": "PASSIVE"},
     "passive, torch 1 thread": {"OMP_WAIT_POLICY": "PASSIVE", "HYBRIDSEARCH_TORCH_THREADS": "1"},
     "spinning, torch 1 thread": {"OMP_WAIT_POLICY": "ACTIVE", "HYBRIDSEARCH_TORCH_THREADS": "1"},
 }
-# libgomp's default when OMP_WAIT_POLICY is unset is to spin for a while (GOMP_SPINCOUNT) and
-# then sleep; ACTIVE spins without the limit. The unset default is measured too.
-CANDIDATES["unset (libgomp default)"] = {}
+# libgomp's own default (variable unset: spin for a while, GOMP_SPINCOUNT, then sleep) is what
+# a process got before hybridsearch set PASSIVE. An empty value keeps hybridsearch from setting
+# it and reads as unset to libgomp. Left out entirely, hybridsearch sets PASSIVE: the new default.
+CANDIDATES["libgomp default (old default)"] = {"OMP_WAIT_POLICY": ""}
+CANDIDATES["nothing set: hybridsearch sets PASSIVE"] = {}
 
 
 def _texts(data_dir: Path, passages: int, queries: int) -> tuple[list[str], list[str]]:
@@ -127,7 +128,7 @@ def _worker_command(args: argparse.Namespace, role: str) -> list[str]:
 def _run_candidate(args: argparse.Namespace, settings: dict, competing: bool) -> dict:
     environment = {
         key: value for key, value in os.environ.items()
-        if key not in {"OMP_WAIT_POLICY", "HYBRIDSEARCH_TORCH_THREADS"}
+        if key not in {"OMP_WAIT_POLICY", "HYBRIDSEARCH_TORCH_THREADS", "OMP_NUM_THREADS"}
     }
     environment |= settings | {"PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1"}
     competitor = None
@@ -182,6 +183,7 @@ def main() -> int:
     parser.add_argument("--passages", type=int, default=96)
     parser.add_argument("--queries", type=int, default=60)
     parser.add_argument("--settings", nargs="*", default=list(CANDIDATES), help="names to run")
+    parser.add_argument("--name", default="threads", help="results file name (no suffix)")
     parser.add_argument("--worker", choices=["measure", "compete"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.index = args.index or REPO_ROOT / "indexes" / args.data.name
@@ -212,8 +214,8 @@ def main() -> int:
         "Busy machine: other people's jobs ran on the same 2 cores throughout (see the load "
         "averages); compare rows of this run only."
     )
-    write_results("threads", {"benchmark": "threads", "dataset": args.data.name, "rows": rows})
-    (RESULTS_DIR / "threads.md").write_text(_markdown(rows, note), encoding="utf-8")
+    write_results(args.name, {"benchmark": "threads", "dataset": args.data.name, "rows": rows})
+    (RESULTS_DIR / f"{args.name}.md").write_text(_markdown(rows, note), encoding="utf-8")
     return 0
 
 
