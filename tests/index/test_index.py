@@ -248,16 +248,10 @@ BATCH_QUERIES = [
     "french press steeping time for coarse ground coffee beans",
     "arctic terns",
     "how far do arctic terns migrate each year across the ocean",
-    "chlorophyll light",
-    "water temperature",
     "finally clause",
-    "zebra",
     "eleven players",
-    "eruption",
     "the",
-    "oven crust",
     "tuple of exception classes",
-    "bitter cup",
     "distance kilometres",
 ]
 
