@@ -5,7 +5,18 @@ The folder describes its own pooling, normalisation, maximum length and prompts 
 ``SentenceTransformer(folder).encode(...)`` without depending on sentence-transformers at run
 time. On CPU it is faster than sentence-transformers' defaults because it batches texts of
 similar token counts together and, where the processor has bf16 instructions, runs the
-transformer under bf16 autocast (pooling and normalisation stay in float32).
+transformer over passages under bf16 autocast (pooling and normalisation stay in float32).
+
+Queries are batch-invariant: :meth:`Encoder.encode_queries` gives each query, bit for bit, the
+vector it gets when encoded alone, however many other queries share the call (a search server
+batches concurrent queries; ``search_batch`` must equal one-by-one ``search``). Two things
+would break that, and neither happens for queries: bf16 autocast (a padded batch changed
+vectors by up to 6.8e-4) and the batch's shape itself (in float32, up to 1.2e-7: enough to
+swap near ties). So queries always run in float32, one per forward pass. Batches of equal-length
+queries (no padding) were tried: three times the throughput on 64 nfcorpus queries (3.5 against
+10.9 ms per query, busy machine) and bit-identical for some groups, but not for others (the
+matrix kernels change with the number of rows), so they are not used. One query per pass costs
+nothing for a single query, which is what a search or a server request mostly is.
 
 Truncation is never silent: texts longer than the model's maximum length are still encoded
 (truncated, as sentence-transformers does) but counted in :attr:`Encoder.truncation_stats` and
@@ -17,9 +28,14 @@ torch and transformers are imported inside functions so ``import hybridsearch`` 
 from __future__ import annotations
 
 import contextlib
+import os
+import threading
+import time
 import warnings
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +81,10 @@ class Encoder:
         device: torch device to run on ("cpu", "cuda", "cuda:1", ...).
         batch_size: Texts per forward pass. Small batches of similar length waste little on
             padding; 8-16 beat 32+ on small CPUs.
-        bf16: Run the transformer under bf16 autocast. None (default) switches it on where it
-            is fast: a CPU with avx512_bf16/amx_bf16, or a CUDA device with bf16 support.
-            Vectors then agree with float32 ones to cosine >= 0.999.
+        bf16: Run the transformer under bf16 autocast for passages (and :meth:`encode`). None
+            (default) switches it on where it is fast: a CPU with avx512_bf16/amx_bf16, or a
+            CUDA device with bf16 support. Vectors then agree with float32 ones to cosine
+            >= 0.999. Queries always run in float32 (see the module notes).
         progress: Show a tqdm bar (texts/second) on encodes longer than one batch.
         max_seq_length: Override the folder's maximum length in tokens (at most the model's
             position embeddings).
@@ -106,6 +123,16 @@ class Encoder:
         self._bf16 = bool(bf16_is_fast(loaded.device) if bf16 is None else bf16)
         self._texts_truncated = 0
         self._tokens_cut = 0
+        # One encode at a time: the fast tokenizer's truncation state is switched per call
+        # (counting runs untruncated), which concurrent calls would race on, and one encode
+        # already uses every intra-op thread. The warm-up holds it too.
+        self._encode_lock = threading.Lock()
+        self._warm = False
+        self._warm_up_thread: threading.Thread | None = None
+        # A child forked while the warm-up held the lock would inherit it held, by a thread
+        # it does not have: give the child a fresh lock.
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=partial(_reset_after_fork, weakref.ref(self)))
 
     # -- read-only facts -----------------------------------------------------------------
 
@@ -216,12 +243,21 @@ class Encoder:
         return [len(ids) for ids in encoded["input_ids"]]
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Encode queries (the model's query prompt prefixed) to float32 (n, dimension)."""
-        return self._encode(texts, self._identity.query_prompt, unit="query")
+        """Encode queries (the model's query prompt prefixed) to float32 (n, dimension).
+
+        Batch-invariant: each row is bit for bit the vector the query gets when encoded alone
+        (float32, one query per forward pass), so a query's hits never depend on which other
+        queries were encoded with it.
+        """
+        return self._encode(
+            texts, self._identity.query_prompt, unit="query", bf16=False, one_at_a_time=True
+        )
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         """Encode passages (the model's passage prompt prefixed) to float32 (n, dimension)."""
-        return self._encode(texts, self._identity.passage_prompt, unit="passage")
+        return self._encode(
+            texts, self._identity.passage_prompt, unit="passage", bf16=self._bf16
+        )
 
     def encode(self, texts: Sequence[str], *, prompt: str = "") -> np.ndarray:
         """Encode texts with an explicit prompt ("" for none) to float32 (n, dimension).
@@ -234,44 +270,108 @@ class Encoder:
             InvalidInputError: ``texts`` is a bare string or holds a non-string.
         """
         _check_prompt(prompt)
-        return self._encode(texts, prompt, unit="text")
+        return self._encode(texts, prompt, unit="text", bf16=self._bf16)
 
-    def _encode(self, texts: Sequence[str], prompt: str, *, unit: str) -> np.ndarray:
-        import torch
-        from tqdm.auto import tqdm
+    # -- warm-up -----------------------------------------------------------------------------
 
+    @property
+    def is_warm(self) -> bool:
+        """Whether the encoder has run at least once (its first run pays one-off set-up)."""
+        return self._warm
+
+    def warm_up(self) -> float:
+        """Encode one short query, so the first real query does not pay the model's set-up.
+
+        The first forward pass of a freshly loaded model costs 100-600 ms on a CPU (thread
+        pools, kernel selection, allocator) against ~10 ms for the next ones.
+
+        Returns:
+            Milliseconds it took.
+        """
+        started = time.perf_counter()
+        self.encode_queries(["warm up"])
+        return (time.perf_counter() - started) * 1000
+
+    def warm_up_in_background(self) -> None:
+        """Start :meth:`warm_up` in a thread, unless the encoder is warm or warming up already.
+
+        The thread is not a daemon (a torch call cut short at interpreter exit can crash), so
+        a process that exits at once waits for it (a fraction of a second). Encodes wait for
+        it through the encoder's lock; :meth:`wait_for_warm_up` says how long.
+        """
+        if self._warm or self._warm_up_thread is not None:
+            return
+        thread = threading.Thread(target=self.warm_up, name="hybridsearch-warm-up")
+        self._warm_up_thread = thread
+        thread.start()
+
+    def wait_for_warm_up(self) -> float:
+        """Wait for a background warm-up still running; milliseconds waited (0.0 if none)."""
+        thread = self._warm_up_thread
+        if thread is None or not thread.is_alive():
+            return 0.0
+        started = time.perf_counter()
+        thread.join()
+        return (time.perf_counter() - started) * 1000
+
+    # -- the encoding loop -------------------------------------------------------------------
+
+    def _encode(
+        self,
+        texts: Sequence[str],
+        prompt: str,
+        *,
+        unit: str,
+        bf16: bool,
+        one_at_a_time: bool = False,
+    ) -> np.ndarray:
         text_list = string_list("texts", texts, what="texts")
         vectors = np.zeros((len(text_list), self.dimension), dtype=np.float32)
         if not text_list:
             return vectors
         prompted_texts = [prompt + text for text in text_list]
-        token_counts = np.asarray(self._count_prompted(prompted_texts), dtype=np.int64)
-        self._record_truncation(token_counts)
+        with self._encode_lock:
+            token_counts = np.asarray(self._count_prompted(prompted_texts), dtype=np.int64)
+            self._record_truncation(token_counts)
+            batches = _batches(token_counts, self._batch_size, one_at_a_time)
+            self._run_batches(prompted_texts, batches, vectors, unit=unit, bf16=bf16)
+            self._warm = True
+        return vectors
 
-        # Longest first, so similar lengths share a batch (little padding) and the first batch
-        # shows the peak memory at once.
-        order = np.argsort(-token_counts, kind="stable")
+    def _run_batches(
+        self,
+        prompted_texts: list[str],
+        batches: list[np.ndarray],
+        vectors: np.ndarray,
+        *,
+        unit: str,
+        bf16: bool,
+    ) -> None:
+        """Run the model over each batch of row indices, writing pooled rows into vectors."""
+        import torch
+        from tqdm.auto import tqdm
+
+        text_count = len(prompted_texts)
         device_type = self._torch_device.type
         # One autocast region around the whole loop rather than one per batch: autocast caches
         # the bf16 copies of the weights until the region closes, so they are cast once per
         # call, not once per batch (which costs as much as the forward pass on short texts).
         autocast = (
             torch.autocast(device_type, dtype=torch.bfloat16)
-            if self._bf16
+            if bf16
             else contextlib.nullcontext()
         )
         with (
             torch.inference_mode(),
             autocast,
             tqdm(
-                total=len(text_list),
+                total=text_count,
                 unit=unit,
                 desc="encoding",
-                disable=not (self._progress and len(text_list) > self._batch_size),
+                disable=not (self._progress and text_count > self._batch_size),
             ) as progress_bar,
         ):
-            for start in range(0, len(order), self._batch_size):
-                batch_indices = order[start : start + self._batch_size]
+            for batch_indices in batches:
                 batch = self._tokenizer(
                     [prompted_texts[index] for index in batch_indices],
                     padding=True,
@@ -288,7 +388,6 @@ class Encoder:
                         pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
                 vectors[batch_indices] = pooled.cpu().numpy()
                 progress_bar.update(len(batch_indices))
-        return vectors
 
     def _record_truncation(self, token_counts: np.ndarray) -> None:
         """Count texts over max_seq_length, and warn once for this call if there are any."""
@@ -305,6 +404,24 @@ class Encoder:
             TruncationWarning,
             stacklevel=4,
         )
+
+
+def _batches(token_counts: np.ndarray, batch_size: int, one_at_a_time: bool) -> list[np.ndarray]:
+    """Row indices per forward pass: longest first, at most ``batch_size`` rows each.
+
+    Longest first, so similar lengths share a batch (little padding) and the first batch shows
+    the peak memory at once. ``one_at_a_time`` gives each row its own pass (queries).
+    """
+    order = np.argsort(-token_counts, kind="stable")
+    size = 1 if one_at_a_time else batch_size
+    return [order[start : start + size] for start in range(0, len(order), size)]
+
+
+def _reset_after_fork(reference: weakref.ref) -> None:
+    encoder = reference()
+    if encoder is not None:
+        encoder._encode_lock = threading.Lock()
+        encoder._warm_up_thread = None
 
 
 def _check_prompt(prompt: Any) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from hybridsearch.dense.threads import prepare_faiss
 from hybridsearch.dense.vectors import VectorSettings, read_faiss_file
 from hybridsearch.errors import IndexFormatError, InvalidInputError
 
@@ -58,7 +59,7 @@ def build_hnsw(vectors: np.ndarray, settings: VectorSettings) -> Any:
             "vectors must be a float32 array of shape (n, dim), got "
             f"{getattr(vectors, 'dtype', type(vectors).__name__)} {getattr(vectors, 'shape', '')}"
         )
-    import faiss
+    faiss = prepare_faiss()  # passive OpenMP, HYBRIDSEARCH_FAISS_THREADS (dense/threads.py)
 
     index = faiss.IndexHNSWFlat(
         int(vectors.shape[1]), int(settings.hnsw_m), faiss.METRIC_INNER_PRODUCT
@@ -106,7 +107,7 @@ def load_hnsw(
         IndexFormatError: The file is missing or unreadable, is not an inner-product
             IndexHNSWFlat, or has another dimension or size than expected (both named).
     """
-    import faiss
+    faiss = prepare_faiss()
 
     file_path = Path(path)
     flags = faiss.IO_FLAG_MMAP_IFC if mmap else 0

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hybridsearch.dense.threads import prepare_torch
 from hybridsearch.errors import InvalidInputError, ModelLoadError
 
 if TYPE_CHECKING:
@@ -58,7 +59,8 @@ def load_transformer(
         ModelLoadError: The files cannot be loaded, or the pooling config's dimension is not
             the transformer's hidden size.
     """
-    import torch
+    # Passive OpenMP and HYBRIDSEARCH_TORCH_THREADS before torch starts (dense/threads.py).
+    torch = prepare_torch()
 
     try:
         torch_device = torch.device(device)

@@ -58,6 +58,48 @@ def test_batch_size_and_order_do_not_change_vectors(texts):
     np.testing.assert_allclose(batched, single, atol=2e-6)
 
 
+# -- queries: the vector a query gets alone, however it is batched -----------------------
+
+QUERY_TEXT = (
+    "how do I catch several exceptions at once in python when reading files from a slow "
+    "network share that sometimes drops the connection halfway through a large transfer"
+)
+
+
+def _queries_of_many_lengths() -> list[str]:
+    """Two dozen queries: 1 to 24 words, several sharing a token count, a duplicate."""
+    words = QUERY_TEXT.split()
+    queries = [" ".join(words[:length]) for length in range(1, 24, 2)]
+    queries += [" ".join(words[start : start + 4]) for start in range(0, 20, 2)]
+    return [*queries, "tuple vs list", queries[2]]
+
+
+def test_query_vectors_do_not_depend_on_the_batch(encoder_fp32, encoder_bf16):
+    """Bit for bit, as in issue 14 item 4: bf16 autocast or padding changed them at 1e-4/1e-7."""
+    queries = _queries_of_many_lengths()
+    alone = np.stack([encoder_fp32.encode_queries([query])[0] for query in queries])
+    # Lengths differ (a batch would pad) and some are equal (batches of equal lengths were
+    # not invariant either).
+    assert 8 < len(set(encoder_fp32.count_tokens(queries))) < len(queries)
+    np.testing.assert_array_equal(encoder_fp32.encode_queries(queries), alone)
+    # Queries run in float32 whatever the encoder's bf16 setting: the same vectors, batched.
+    np.testing.assert_array_equal(encoder_bf16.encode_queries(queries), alone)
+
+
+def test_warm_up_in_background_is_waited_for(encoder_fp32):
+    encoder = Encoder(bf16=False)
+    assert not encoder.is_warm
+    assert encoder.wait_for_warm_up() == 0.0  # none started
+    encoder.warm_up_in_background()
+    waited = encoder.wait_for_warm_up()
+    assert waited >= 0.0 and encoder.is_warm
+    assert encoder.wait_for_warm_up() == 0.0  # done: nothing more to wait for
+    encoder.warm_up_in_background()  # warm already: no second thread
+    np.testing.assert_array_equal(
+        encoder.encode_queries(["green tea"]), encoder_fp32.encode_queries(["green tea"])
+    )
+
+
 def test_max_seq_length_override_matches_sentence_transformers(texts):
     sentence_transformers = pytest.importorskip("sentence_transformers")
     oracle = sentence_transformers.SentenceTransformer(str(MODEL_FOLDER), device="cpu")
@@ -226,3 +268,20 @@ def test_facts_exposed(encoder_fp32):
         assert encoder_fp32.progress is True
     finally:
         encoder_fp32.progress = False
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_does_not_inherit_a_held_encode_lock(encoder_fp32):
+    """A fork during a background warm-up must not leave the child's encoder locked."""
+    import os
+
+    lock = encoder_fp32._encode_lock
+    lock.acquire()
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: exit 0 if its encoder can take the lock
+            os._exit(0 if encoder_fp32._encode_lock.acquire(timeout=5) else 1)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        lock.release()
+    assert os.waitstatus_to_exitcode(status) == 0

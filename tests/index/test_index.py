@@ -228,13 +228,62 @@ def test_weights_and_convex_fusion(index):
     assert len(convex) == 5
 
 
-def test_search_batch_equals_single_searches(index):
-    queries = ["green tea", "football goalkeeper", "bread dough"]
-    batch = index.search_batch(queries, k=3)
-    for query, hits in zip(queries, batch, strict=True):
-        single = index.search(query, k=3)
-        assert [h.doc_id for h in hits] == [h.doc_id for h in single]
-        assert [h.score for h in hits] == pytest.approx([h.score for h in single], rel=1e-4)
+BATCH_QUERIES = [
+    "tea",
+    "green tea",
+    "how long should green tea steep",
+    "football goalkeeper",
+    "who may handle the ball inside the penalty area in association football",
+    "bread dough",
+    "knead the dough until elastic then let it rise and bake the loaf until brown",
+    "catch several exceptions at once",
+    "how do I catch several exceptions at once in python with one except clause",
+    "loops",
+    "break out of a for loop early",
+    "volcano ash",
+    "what happens when magma rises through the crust and erupts",
+    "photosynthesis",
+    "how do plants turn sunlight into glucose",
+    "coffee grind",
+    "french press steeping time for coarse ground coffee beans",
+    "arctic terns",
+    "how far do arctic terns migrate each year across the ocean",
+    "finally clause",
+    "eleven players",
+    "the",
+    "tuple of exception classes",
+    "distance kilometres",
+]
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "bm25", "dense"])
+def test_search_batch_equals_single_searches_bit_for_bit(index, mode):
+    """Issue 14 item 4: 32 of 46 queries differed, and ranks 3 and 4 swapped for one."""
+    batch = index.search_batch(BATCH_QUERIES, k=5, mode=mode, unit="passages")
+    assert len(batch) == len(BATCH_QUERIES)
+    for query, hits in zip(BATCH_QUERIES, batch, strict=True):
+        single = index.search(query, k=5, mode=mode, unit="passages")
+        assert [
+            (h.passage_id, h.score, h.bm25_score, h.dense_score, h.bm25_rank, h.dense_rank)
+            for h in hits
+        ] == [
+            (h.passage_id, h.score, h.bm25_score, h.dense_score, h.bm25_rank, h.dense_rank)
+            for h in single
+        ], query
+
+
+def test_load_warms_the_encoder_unless_told_not_to(saved_index):
+    from hybridsearch.dense.encoder import Encoder
+
+    cold = HybridIndex.load(saved_index, model=Encoder(bf16=False), warm_up=False)
+    assert not cold.encoder.is_warm
+    hits = cold.search("green tea", k=1)
+    assert "warm-up wait" not in hits.timings and cold.encoder.is_warm
+    warmed = HybridIndex.load(saved_index, model=Encoder(bf16=False))
+    hits = warmed.search("green tea", k=1)  # waits for the warm-up if it is still running
+    assert warmed.encoder.is_warm
+    assert set(hits.timings) - {"warm-up wait"} == {"encode", "bm25", "dense", "fusion", "total"}
+    assert hits.timings.get("warm-up wait", 0.0) >= 0.0
 
 
 def test_very_long_query_is_truncated_with_a_warning(index):
