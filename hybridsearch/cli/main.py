@@ -18,11 +18,21 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from hybridsearch.cli import add, build, compact, delete, demo, evaluate, search
+from hybridsearch.cli import (
+    adapt,
+    add,
+    build,
+    compact,
+    delete,
+    demo,
+    evaluate,
+    finetune,
+    search,
+)
 from hybridsearch.errors import HybridSearchError
 
 #: The commands, in the order ``--help`` lists them.
-COMMANDS = (build, add, delete, compact, search, evaluate, demo)
+COMMANDS = (build, add, delete, compact, search, evaluate, adapt, finetune, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

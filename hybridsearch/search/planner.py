@@ -79,6 +79,8 @@ class QueryPlanner:
         encoder: The query encoder; must be the model the vectors were made with.
         model_identity: The identity of the model the vectors were made with.
         source: The view searched (legs, passages, filters): see :class:`SearchSource`.
+        query_identity: A query model trained against those vectors (an asymmetric pair), also
+            accepted as the encoder, or None.
     """
 
     def __init__(
@@ -88,10 +90,12 @@ class QueryPlanner:
         encoder: _QueryEncoder,
         model_identity: Any,
         source: SearchSource,
+        query_identity: Any = None,
     ) -> None:
         self.analyzer = analyzer
         self.encoder = encoder
         self.model_identity = model_identity
+        self.query_identity = query_identity
         self.source = source
 
     # -- planning ---------------------------------------------------------------------------
@@ -156,7 +160,9 @@ class QueryPlanner:
         numbers = [number for number, plan in enumerate(plans) if "dense" in plan.legs]
         if not numbers:
             return {}, 0.0
-        if not self.encoder.identity.same_model_as(self.model_identity):
+        identity = self.encoder.identity
+        paired = self.query_identity is not None and identity.same_model_as(self.query_identity)
+        if not (paired or identity.same_model_as(self.model_identity)):
             raise ModelMismatchError(
                 model_mismatch_message(
                     self.model_identity, self.encoder.identity, "this index", "the encoder"
