@@ -68,8 +68,7 @@ def write_model_folder(
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(f".{target.name}.writing-{uuid.uuid4().hex[:8]}")
     try:
-        model.save_pretrained(str(staging), safe_serialization=True)
-        tokenizer.save_pretrained(str(staging))
+        _save_transformer(model, tokenizer, staging)
         _write_json(staging / "modules.json", _modules(base.normalize))
         _write_json(staging / "1_Pooling" / "config.json", _pooling_config(base, model))
         _write_json(
@@ -85,6 +84,20 @@ def write_model_folder(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def _save_transformer(model: Any, tokenizer: Any, folder: Path) -> None:
+    """transformers' own files (safetensors weights), without its "Writing shards" bar."""
+    from transformers.utils import logging as transformers_logging
+
+    bars_were_on = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    try:
+        model.save_pretrained(str(folder), safe_serialization=True)
+        tokenizer.save_pretrained(str(folder))
+    finally:
+        if bars_were_on:
+            transformers_logging.enable_progress_bar()
 
 
 def _write_json(path: Path, payload: Any) -> None:
