@@ -23,9 +23,9 @@ def batches_without_duplicates(
     """Shuffle the pairs (seeded) and cut them into batches with distinct documents.
 
     A pair whose document (or, without a document id, whose positive) is already in the batch
-    being filled waits for the next one, so every pair is used exactly once. The last batches
-    may be shorter; a batch of one is dropped only when there are others (it has no in-batch
-    negative to learn from).
+    being filled waits for the next one, so every pair is used once, except that a batch of
+    one (it has no in-batch negative to learn from) is dropped when there are others. The
+    last batches may be shorter.
 
     Args:
         pairs: The training pairs.
