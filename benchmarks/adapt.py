@@ -45,6 +45,9 @@ def main() -> None:
     parser.add_argument("--dev-split", required=True, help="labels of the keep decision")
     parser.add_argument("--conditions", nargs="+", required=True)
     parser.add_argument("--max-pairs", type=int, default=1024)
+    parser.add_argument(
+        "--max-dev-queries", type=int, default=200, help="a seeded sample of the dev labels"
+    )
     parser.add_argument("--symmetric", action="store_true", help="train both towers")
     args = parser.parse_args()
 
@@ -53,7 +56,7 @@ def main() -> None:
 
     folder = Path(args.beir) / args.dataset
     test = load_beir(folder, split="test")
-    dev = load_beir(folder, split=args.dev_split)
+    dev = _sample(load_beir(folder, split=args.dev_split), args.max_dev_queries)
     base = HybridIndex.load(args.index)
     name = f"adapt_{args.dataset}" + ("_symmetric" if args.symmetric else "")
     results: dict[str, Any] = {
@@ -67,6 +70,7 @@ def main() -> None:
             "query_only": not args.symmetric,
         },
         "dev_split": args.dev_split,
+        "dev_queries": len(dev.queries),
         "base": {"test": _scores(base, test), "dev": _scores(base, dev)},
         "conditions": {},
     }
@@ -77,6 +81,19 @@ def main() -> None:
         results["conditions"][condition]["wall_seconds"] = round(time.perf_counter() - started)
         write_results(name, results)
         print(condition, json.dumps(results["conditions"][condition]), flush=True)
+
+
+def _sample(dataset: Any, count: int) -> Any:
+    """A seeded sample of ``count`` of the dataset's queries (the CPU cap on dev scoring)."""
+    import random
+
+    if len(dataset.queries) <= count:
+        return dataset
+    kept = sorted(random.Random(0).sample(sorted(dataset.queries), count))
+    return dataset._replace(
+        queries={query_id: dataset.queries[query_id] for query_id in kept},
+        qrels={query_id: dataset.qrels[query_id] for query_id in kept},
+    )
 
 
 def _scores(index: Any, dataset: Any) -> dict[str, float]:

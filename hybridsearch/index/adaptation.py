@@ -18,7 +18,7 @@ import os
 import shutil
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -251,9 +251,19 @@ def _training_pairs(
     texts, doc_ids, vectors = live_passages(index)
     if hard_negatives:
         pairs = mine_bm25_negatives(pairs, texts, doc_ids, analyzer=index.analyzer)
+    if not settings.query_only:
+        return pairs, None
     # Query only: the passage tower is the base model, whose vectors the index already holds.
-    stored = dict(zip(texts, vectors, strict=True)) if settings.query_only else None
-    return pairs, stored
+    # A pair's positive becomes its document's first stored passage: the vector a search with
+    # the trained query model has to find (and no passage needs encoding).
+    first_passage: dict[str, str] = {}
+    for text, doc_id in zip(texts, doc_ids, strict=True):
+        first_passage.setdefault(doc_id, text)
+    pairs = [
+        replace(pair, positive=first_passage[pair.doc_id]) if pair.doc_id in first_passage else pair
+        for pair in pairs
+    ]
+    return pairs, dict(zip(texts, vectors, strict=True))
 
 
 def _find(index: HybridIndex, doc_id: str) -> Any:
