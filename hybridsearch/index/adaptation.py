@@ -173,23 +173,8 @@ def adapt_index(
         base_model, pairs, settings, progress=progress, passage_vectors=passage_vectors
     )
     seconds["train"] = trained.seconds
-    record = {
-        "base_model": base_index.model_identity.to_dict(),
-        "mode": "query_only" if settings.query_only else "symmetric",
-        "pairs": len(pairs),
-        "pair_source": str(pairs_file) if pairs_file else list(sources),
-        "settings": settings.to_dict(),
-        "steps": trained.steps,
-        "losses": [round(loss, 5) for loss in trained.losses],
-    }
-    folder = write_model_folder(
-        model_output,
-        trained.model,
-        trained.tokenizer,
-        trained.base,
-        max_seq_length=base_index.encoder.max_seq_length,
-        record=record,
-    )
+    source = str(pairs_file) if pairs_file else list(sources)
+    folder = _write_model(model_output, trained, base_index, settings, len(pairs), source)
     adapted, seconds["encode"] = _adapted_index(
         base_index, folder, settings, progress, embedding_cache
     )
@@ -217,6 +202,34 @@ def adapt_index(
         device=trained.device,
         seconds=seconds,
         dev=dev,
+    )
+
+
+def _write_model(
+    destination: Any,
+    trained: Any,
+    base: HybridIndex,
+    settings: TrainSettings,
+    pairs: int,
+    source: Any,
+) -> Path:
+    """The trained model as a sentence-transformers folder, with what it was trained from."""
+    record = {
+        "base_model": base.model_identity.to_dict(),
+        "mode": "query_only" if settings.query_only else "symmetric",
+        "pairs": pairs,
+        "pair_source": source,
+        "settings": settings.to_dict(),
+        "steps": trained.steps,
+        "losses": [round(loss, 5) for loss in trained.losses],
+    }
+    return write_model_folder(
+        destination,
+        trained.model,
+        trained.tokenizer,
+        trained.base,
+        max_seq_length=base.encoder.max_seq_length,
+        record=record,
     )
 
 
