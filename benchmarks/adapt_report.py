@@ -31,11 +31,22 @@ def main() -> None:
         "them.",
         "",
     ]
-    for path in sorted(RESULTS_DIR.glob("adapt_*.json")):
-        lines += _dataset_section(json.loads(path.read_text()))
+    for result in _merged_parts(sorted(RESULTS_DIR.glob("adapt_*.json"))):
+        lines += _dataset_section(result)
     lines += ["", NOISE_NOTE, ""]
     (RESULTS_DIR / "adapt.md").write_text("\n".join(lines), encoding="utf-8")
     print(RESULTS_DIR / "adapt.md")
+
+
+def _merged_parts(paths: list[Path]) -> list[dict]:
+    """One result per dataset: the parts run in parallel (``--part``) merged, base included."""
+    merged: dict[str, dict] = {}
+    for path in paths:
+        part = json.loads(path.read_text())
+        result = merged.setdefault(part["dataset"], {**part, "conditions": {}})
+        result["base"] = result.get("base") or part.get("base")
+        result["conditions"].update(part["conditions"])
+    return [result for result in merged.values() if result.get("base")]
 
 
 def _dataset_section(result: dict) -> list[str]:
