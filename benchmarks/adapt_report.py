@@ -46,6 +46,8 @@ def _merged_parts(paths: list[Path]) -> list[dict]:
         result = merged.setdefault(part["dataset"], {**part, "conditions": {}})
         result["base"] = result.get("base") or part.get("base")
         result["conditions"].update(part["conditions"])
+        if part["conditions"]:  # the caps of the runs shown (a base-only part has none)
+            result["caps"] = part["caps"]
     return [result for result in merged.values() if result.get("base")]
 
 

@@ -152,7 +152,8 @@ def adapt_index(
         embedding_cache: Passage-vector cache for re-encoding (keyed by model identity).
 
     Raises:
-        InvalidInputError: only one of ``dev_queries``/``dev_qrels``, or too few pairs.
+        InvalidInputError: only one of ``dev_queries``/``dev_qrels``, too few pairs, or
+            ``model_output`` is a non-empty folder.
         CorpusFormatError: a malformed pairs or dev file.
     """
     if not isinstance(settings, TrainSettings):
@@ -160,6 +161,12 @@ def adapt_index(
     if (dev_queries is None) != (dev_qrels is None):
         raise InvalidInputError("--dev-queries and --dev-qrels go together: give both or neither")
     labelled = _read_dev(dev_queries, dev_qrels)  # a bad file fails before any training
+    model_path = Path(model_output)
+    if model_path.exists() and (not model_path.is_dir() or any(model_path.iterdir())):
+        raise InvalidInputError(
+            f"model output {model_path} already exists and is not an empty folder; choose a "
+            "new path (checked before training, so no training is lost)"
+        )
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     base_index = HybridIndex.load(index_path)

@@ -111,3 +111,7 @@ def test_dev_labels_go_in_pairs_and_too_few_pairs_are_refused(adapted, tmp_path)
     with pytest.raises(InvalidInputError, match="only 1 training pairs"):
         adapt_index(base_path, output=tmp_path / "o", model_output=tmp_path / "m", max_pairs=1)
     assert not (tmp_path / "m").exists()
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "x").write_text("")
+    with pytest.raises(InvalidInputError, match="already exists"):
+        adapt_index(base_path, output=tmp_path / "o", model_output=tmp_path / "taken")
