@@ -18,11 +18,23 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from hybridsearch.cli import add, build, compact, delete, demo, evaluate, search, serve, tune
+from hybridsearch.cli import (
+    adapt,
+    add,
+    build,
+    compact,
+    delete,
+    demo,
+    evaluate,
+    finetune,
+    search,
+    serve,
+    tune,
+)
 from hybridsearch.errors import HybridSearchError
 
 #: The commands, in the order ``--help`` lists them.
-COMMANDS = (build, add, delete, compact, search, serve, evaluate, tune, demo)
+COMMANDS = (build, add, delete, compact, search, serve, evaluate, tune, adapt, finetune, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

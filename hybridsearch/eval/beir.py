@@ -16,7 +16,7 @@ from hybridsearch.corpus.jsonl import iter_jsonl_records, record_id
 from hybridsearch.corpus.readers import BEIR_CORPUS_FILE
 from hybridsearch.errors import CorpusFormatError, InvalidInputError
 
-__all__ = ["BeirDataset", "load_beir", "read_qrels", "read_queries"]
+__all__ = ["BeirDataset", "load_beir", "read_labelled_queries", "read_qrels", "read_queries"]
 
 _QUERIES_FILE = "queries.jsonl"
 _QRELS_HEADER = ("query-id", "corpus-id", "score")
@@ -169,3 +169,28 @@ def _read_queries(queries_path: Path) -> dict[str, str]:
             )
         queries[query_id] = text
     return queries
+
+
+def read_labelled_queries(
+    queries_path: str | os.PathLike[str], qrels_path: str | os.PathLike[str]
+) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    """The judged queries and their judgements from a BEIR-style queries.jsonl and qrels TSV.
+
+    For labelled queries kept outside a BEIR folder (``adapt --dev-queries/--dev-qrels``).
+
+    Raises:
+        CorpusFormatError: A file is missing or malformed, or a judged query has no text.
+    """
+    queries_file, qrels_file = Path(queries_path), Path(qrels_path)
+    for required_path in (queries_file, qrels_file):
+        if not required_path.is_file():
+            raise CorpusFormatError(f"{required_path}: no such file")
+    qrels, first_line_by_query = _read_qrels(qrels_file)
+    all_queries = _read_queries(queries_file)
+    missing = [query_id for query_id in qrels if query_id not in all_queries]
+    if missing:
+        raise CorpusFormatError(
+            f"{qrels_file}:{first_line_by_query[missing[0]]}: query id {missing[0]!r} is not "
+            f"in {queries_file}; expected every judged query to have a text"
+        )
+    return {query_id: all_queries[query_id] for query_id in qrels}, qrels

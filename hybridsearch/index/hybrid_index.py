@@ -28,7 +28,12 @@ from hybridsearch.index.building import (
     model_source,
 )
 from hybridsearch.index.commit import Commit, WriteLock, collect_garbage
-from hybridsearch.index.models import check_same_model, encoder_for, make_encoder
+from hybridsearch.index.models import (
+    check_query_encoder,
+    encoder_for,
+    make_encoder,
+    read_query_model,
+)
 from hybridsearch.index.reader import read_index, read_manifest
 from hybridsearch.index.settings import IndexSettings
 from hybridsearch.index.snapshot import Snapshot
@@ -60,6 +65,8 @@ class HybridIndex(Updates, Tuning):
         settings: How it is built, per component (chunking, analyzer, bm25, vectors).
         build_info: The chunking report, seconds per stage, and the corpus it came from.
         model_identity: The model the passage vectors were made with.
+        query_model_identity: The query model paired with those vectors (trained on the query
+            side only), or None when queries are encoded by the passage model.
         origin: How this object came to be (``built``, ``loaded``, ``opened``, ``reused``).
         embedding_cache: The passage-vector cache folder adds and updates use, or None.
     """
@@ -79,10 +86,12 @@ class HybridIndex(Updates, Tuning):
         lock: WriteLock | None = None,
         origin: str = "built",
         tuned: TunedFusion | None = None,
+        query_model: tuple[Any, str | None] = (None, None),
     ) -> None:
         self.directory = directory
         self.settings = settings
         self.model_identity = model_identity
+        self.query_model_identity, self.query_model_source = query_model
         self.build_info = info
         self.origin = origin
         self.analyzer = Analyzer.from_settings(settings.analyzer)
@@ -101,6 +110,7 @@ class HybridIndex(Updates, Tuning):
             model_identity=self.model_identity,
             source=snapshot,
             tuned=self._tuned,
+            query_identity=self.query_model_identity,
         )
         return snapshot, planner
 
@@ -302,8 +312,9 @@ class HybridIndex(Updates, Tuning):
                 defaults, where=f"{path}: commit {opened.commit.generation}: search_defaults"
             )
         )
-        encoder = encoder_for(path, model, opened.model_source)
-        check_same_model(opened.model_identity, encoder, f"the index at {path}")
+        query_identity, query_source = read_query_model(opened.directory, opened.commit)
+        encoder = encoder_for(path, model, query_source or opened.model_source)
+        check_query_encoder(opened.model_identity, query_identity, encoder, f"the index at {path}")
         return cls(
             opened.snapshot,
             directory=opened.directory,
@@ -315,6 +326,7 @@ class HybridIndex(Updates, Tuning):
             lock=lock,
             origin=f"{origin} {path}",
             tuned=tuned,
+            query_model=(query_identity, query_source),
         )
 
     @classmethod
@@ -424,6 +436,16 @@ class HybridIndex(Updates, Tuning):
         self._encoder = encoder
         self._view = self._make_view(self._view[0])
 
+    def pair_query_model(self, encoder: Encoder) -> None:
+        """Query with ``encoder``, a model trained against this index's passage vectors.
+
+        The pairing is recorded by the next :meth:`save`; a loaded copy then accepts that query
+        model (and the passage model) and refuses any other (``ModelMismatchError``).
+        """
+        self.query_model_identity = encoder.identity
+        self.query_model_source = model_source(encoder.identity.name)
+        self.encoder = encoder
+
     @property
     def num_documents(self) -> int:
         """Live documents."""
@@ -495,6 +517,9 @@ class HybridIndex(Updates, Tuning):
             "model_source": self.build_info.model_source,
             "settings": self.settings.to_dict(),
         }
+        if self.query_model_identity is not None:
+            manifest["query_model"] = self.query_model_identity.to_dict()
+            manifest["query_model_source"] = self.query_model_source
         write_new_index(
             path, self.snapshot, manifest, self.build_info.to_dict(), self.search_defaults_data()
         )

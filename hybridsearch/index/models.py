@@ -47,3 +47,45 @@ def check_same_model(expected: Any, encoder: Encoder, where: str) -> None:
         raise ModelMismatchError(
             model_mismatch_message(expected, encoder.identity, where, "the model given")
         )
+
+
+def read_query_model(directory: Path, commit: Any = None) -> tuple[Any, str | None]:
+    """The query model an index is paired with (identity, source), or (None, None).
+
+    Read from ``commit``'s manifest fields where it records them (so settings, model and
+    segments come from one commit point), else from ``manifest.json``.
+
+    An index adapted on the query side only (``hybridsearch adapt --query-only``) keeps the
+    passage vectors of its model and records, beside it, the query model trained against
+    them under ``query_model`` / ``query_model_source`` in its manifest.
+    """
+    from hybridsearch.dense.identity import ModelIdentity
+    from hybridsearch.index import storage
+
+    fields = getattr(commit, "manifest", None)
+    manifest = fields if fields is not None else storage.read_manifest(directory, verify_checksums=False)
+    if manifest.get("query_model") is None:
+        return None, None
+    where = f"{Path(directory) / storage.MANIFEST_NAME}: query_model"
+    identity = ModelIdentity.from_dict(manifest["query_model"], where=where)
+    return identity, manifest.get("query_model_source")
+
+
+def check_query_encoder(passage_identity: Any, query_identity: Any, encoder: Encoder, where: str):
+    """Refuse a query encoder that is neither the passage model nor the query model paired.
+
+    Raises:
+        ModelMismatchError: naming the models the index accepts and the one given.
+    """
+    if query_identity is None:
+        check_same_model(passage_identity, encoder, where)
+        return
+    found = encoder.identity
+    if found.same_model_as(query_identity) or found.same_model_as(passage_identity):
+        return
+    raise ModelMismatchError(
+        f"{where} holds passage vectors of {passage_identity.describe()} and is paired with "
+        f"the query model {query_identity.describe()}; the model given, {found.describe()}, "
+        "is neither (a query model trained against other vectors cannot search these): use "
+        "the paired query model, or the passage model"
+    )

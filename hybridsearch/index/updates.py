@@ -21,6 +21,7 @@ from hybridsearch.corpus.metadata import MetadataColumns
 from hybridsearch.errors import (
     DuplicateDocumentError,
     InvalidInputError,
+    ModelMismatchError,
     ReadOnlyIndexError,
     UnknownDocumentError,
 )
@@ -156,6 +157,7 @@ class Updates:
     ) -> Snapshot:
         """The snapshot with ``dead`` as its deletes and ``documents`` as a new segment."""
         _check_field_types(snapshot, documents)
+        _check_passage_encoder(self)
         content, report, _ = build_segment_content(
             documents,
             self.settings,
@@ -225,3 +227,13 @@ def _check_field_types(snapshot: Snapshot, documents: list[Document]) -> None:
                 f"metadata field {field_name!r} is {field_type} in the new documents but "
                 f"{existing} in the index; a field keeps one type"
             )
+
+
+def _check_passage_encoder(index: HybridIndex) -> None:
+    """New passages must be encoded by the passage model, not a paired query model."""
+    if not index.encoder.identity.same_model_as(index.model_identity):
+        raise ModelMismatchError(
+            f"this index's passages are encoded by {index.model_identity.describe()}, but its "
+            f"encoder is the query model {index.encoder.identity.describe()}; to add or "
+            "update documents, open it with the passage model (model=...)"
+        )

@@ -87,6 +87,8 @@ class QueryPlanner:
         source: The view searched (legs, passages, filters): see :class:`SearchSource`.
         tuned: The index's tuned fusion, if it has one; a plan that fuses as it says notes
             it (how many queries it was tuned on, and what that measured).
+        query_identity: A query model trained against those vectors (an asymmetric pair), also
+            accepted as the encoder, or None.
     """
 
     def __init__(
@@ -97,10 +99,12 @@ class QueryPlanner:
         model_identity: Any,
         source: SearchSource,
         tuned: TunedFusion | None = None,
+        query_identity: Any = None,
     ) -> None:
         self.analyzer = analyzer
         self.encoder = encoder
         self.model_identity = model_identity
+        self.query_identity = query_identity
         self.source = source
         self.tuned = tuned
 
@@ -190,7 +194,9 @@ class QueryPlanner:
         numbers = [number for number, plan in enumerate(plans) if "dense" in plan.legs]
         if not numbers:
             return {}, 0.0
-        if not self.encoder.identity.same_model_as(self.model_identity):
+        identity = self.encoder.identity
+        paired = self.query_identity is not None and identity.same_model_as(self.query_identity)
+        if not (paired or identity.same_model_as(self.model_identity)):
             raise ModelMismatchError(
                 model_mismatch_message(
                     self.model_identity, self.encoder.identity, "this index", "the encoder"

@@ -36,7 +36,7 @@ def test_entry_point_is_main():
 def test_help_lists_commands(tmp_path):
     result = run_cli("--help", cwd=tmp_path)
     assert result.returncode == 0
-    for command in ("build", "add", "delete", "compact", "search", "evaluate", "demo"):
+    for command in ("build", "add", "delete", "compact", "search", "evaluate", "adapt", "demo"):
         assert command in result.stdout
 
 
@@ -48,8 +48,8 @@ def test_help_imports_nothing_heavy(tmp_path):
         "from hybridsearch.cli.main import main\n"
         "for argv in (['--help'], ['build', '--help'], ['add', '--help'], ['delete', '--help'],\n"
         "             ['compact', '--help'], ['search', '--help'], ['serve', '--help'],\n"
-        "             ['evaluate', '--help'],\n"
-        "             ['demo', '--help']):\n"
+        "             ['evaluate', '--help'], ['tune', '--help'], ['adapt', '--help'],\n"
+        "             ['finetune', '--help'], ['demo', '--help']):\n"
         "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
         "        main(argv)\n"
         "print(json.dumps(sorted(sys.modules)))\n"
@@ -70,6 +70,9 @@ def test_every_command_is_a_module_with_add_parser_and_run():
         "search",
         "serve",
         "evaluate",
+        "tune",
+        "adapt",
+        "finetune",
         "demo",
     ]
     parser = build_parser()

@@ -1,0 +1,193 @@
+"""Encoder adaptation on BEIR: base vs adapted, dense and hybrid nDCG@10 on the test split.
+
+Each condition trains with :func:`hybridsearch.index.adaptation.adapt_index` (the code path of
+``hybridsearch adapt`` / ``finetune``), then scores base and adapted indexes on the dev
+labels (the keep/discard decision: hybrid nDCG@10 must rise there) and on test (reported, never
+used to choose). Conditions:
+
+- ``title`` / ``sentence``: unsupervised pairs mined from the corpus (title -> text, sentence
+  -> rest of its document), BM25 hard negatives.
+- ``supervised`` / ``supervised-deoverlap``: the train split's (query, judged document) pairs,
+  all of them or without those whose document is judged in test. Their dev check would be the
+  training data itself, so none is made (``dev`` is null).
+
+CPU caps (say them with the figures): ``--max-pairs``, max_seq_length 128 for training, one
+epoch, batch 32, learning rate 2e-5; ``--query-only`` (default) trains the query tower only
+against the stored passage vectors, so the corpus is not re-encoded.
+
+    nice -n 10 python benchmarks/adapt.py --dataset scifact --index indexes/scifact \
+        --dev-split train --conditions title sentence supervised supervised-deoverlap
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import REPO_ROOT, write_results
+
+MODES = (("dense", "rrf"), ("hybrid", "rrf"), ("hybrid", "convex"))
+DEV_MODES = (("dense", "rrf"), ("hybrid", "rrf"))  # the decision is on hybrid RRF
+
+
+def main() -> None:
+    """Run the conditions asked for and write benchmarks/results/adapt_<dataset>.json."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--beir", default=str(REPO_ROOT.parent.parent / "shared" / "beir"))
+    parser.add_argument("--index", required=True, help="the base index of the dataset")
+    parser.add_argument("--dev-split", required=True, help="labels of the keep decision")
+    parser.add_argument("--conditions", nargs="+", required=True)
+    parser.add_argument("--max-pairs", type=int, default=1024)
+    parser.add_argument(
+        "--max-dev-queries", type=int, default=200, help="a seeded sample of the dev labels"
+    )
+    parser.add_argument("--symmetric", action="store_true", help="train both towers")
+    parser.add_argument("--part", default="", help="suffix of the result file (parallel runs)")
+    parser.add_argument("--skip-base", action="store_true", help="another part scores the base")
+    args = parser.parse_args()
+
+    from hybridsearch import HybridIndex
+    from hybridsearch.eval.beir import load_beir
+
+    folder = Path(args.beir) / args.dataset
+    test = load_beir(folder, split="test")
+    dev = _sample(load_beir(folder, split=args.dev_split), args.max_dev_queries)
+    base = _memoised(HybridIndex.load(args.index))
+    name = f"adapt_{args.dataset}" + ("_symmetric" if args.symmetric else "") + args.part
+    results: dict[str, Any] = {
+        "dataset": args.dataset,
+        "caps": {
+            "max_pairs": args.max_pairs,
+            "max_seq_length": 128,
+            "epochs": 1,
+            "batch_size": 32,
+            "learning_rate": 2e-5,
+            "query_only": not args.symmetric,
+        },
+        "dev_split": args.dev_split,
+        "dev_queries": len(dev.queries),
+        "base": None
+        if args.skip_base
+        else {"test": _scores(base, test), "dev": _scores(base, dev, DEV_MODES)},
+        "conditions": {},
+    }
+    write_results(name, results)
+    for condition in args.conditions:
+        started = time.perf_counter()
+        results["conditions"][condition] = _condition(condition, args, folder, test, dev)
+        results["conditions"][condition]["wall_seconds"] = round(time.perf_counter() - started)
+        write_results(name, results)
+        print(condition, json.dumps(results["conditions"][condition]), flush=True)
+
+
+def _sample(dataset: Any, count: int) -> Any:
+    """A seeded sample of ``count`` of the dataset's queries (the CPU cap on dev scoring)."""
+    import random
+
+    if len(dataset.queries) <= count:
+        return dataset
+    kept = sorted(random.Random(0).sample(sorted(dataset.queries), count))
+    return dataset._replace(
+        queries={query_id: dataset.queries[query_id] for query_id in kept},
+        qrels={query_id: dataset.qrels[query_id] for query_id in kept},
+    )
+
+
+class _MemoisedQueries:
+    """The index's query encoder, encoding each query text once for all the modes scored."""
+
+    def __init__(self, encoder: Any) -> None:
+        self.encoder = encoder
+        self.identity = encoder.identity
+        self.vectors: dict[str, Any] = {}
+
+    def encode_queries(self, texts: Any) -> Any:
+        import numpy as np
+
+        missing = [text for text in dict.fromkeys(texts) if text not in self.vectors]
+        if missing:
+            self.vectors.update(zip(missing, self.encoder.encode_queries(missing), strict=True))
+        return np.stack([self.vectors[text] for text in texts])
+
+
+def _memoised(index: Any) -> Any:
+    index.encoder = _MemoisedQueries(index.encoder)
+    return index
+
+
+def _scores(index: Any, dataset: Any, modes: Any = MODES) -> dict[str, float]:
+    from hybridsearch.eval.runs import evaluate_index
+
+    return {
+        f"{mode}-{fusion}" if mode == "hybrid" else mode: round(
+            evaluate_index(index, dataset, mode=mode, fusion=fusion, metrics=["ndcg@10"])[
+                "ndcg@10"
+            ],
+            4,
+        )
+        for mode, fusion in modes
+    }
+
+
+def _condition(condition: str, args: Any, folder: Path, test: Any, dev: Any) -> dict[str, Any]:
+    from hybridsearch import HybridIndex
+    from hybridsearch.index.adaptation import adapt_index
+
+    work = Path(tempfile.mkdtemp(prefix=f"adapt-{condition}-", dir=REPO_ROOT / "indexes"))
+    pairs_file, sources = None, ("title",)
+    if condition in ("title", "sentence"):
+        sources = (condition,)
+    else:
+        pairs_file = _supervised_pairs(folder, test, work / "pairs.jsonl", condition)
+    report = adapt_index(
+        args.index,
+        output=work / "index",
+        model_output=work / "model",
+        pairs_file=pairs_file,
+        sources=sources,
+        max_pairs=args.max_pairs,
+        settings={"query_only": not args.symmetric},
+        progress=True,
+    )
+    adapted = _memoised(HybridIndex.load(work / "index"))
+    outcome: dict[str, Any] = {
+        "pairs": report.pairs,
+        "hard_negatives": report.hard_negatives,
+        "steps": report.steps,
+        "final_loss": round(report.final_loss, 4),
+        "seconds": {key: round(value) for key, value in report.seconds.items()},
+        "test": _scores(adapted, test),
+    }
+    if pairs_file is None:
+        outcome["dev"] = _scores(adapted, dev, DEV_MODES)
+    return outcome
+
+
+def _supervised_pairs(folder: Path, test: Any, path: Path, condition: str) -> Path:
+    """The train split's (query, judged document) pairs as a finetune pairs file."""
+    from hybridsearch.eval.beir import load_beir
+
+    train = load_beir(folder, split="train")
+    judged_in_test = {doc_id for judged in test.qrels.values() for doc_id in judged}
+    with path.open("w", encoding="utf-8") as pairs:
+        for query_id, judged in train.qrels.items():
+            for doc_id, grade in judged.items():
+                if grade <= 0:
+                    continue
+                if condition == "supervised-deoverlap" and doc_id in judged_in_test:
+                    continue
+                record = {"query": train.queries[query_id], "doc_id": doc_id}
+                pairs.write(json.dumps(record) + "\n")
+    return path
+
+
+if __name__ == "__main__":
+    main()

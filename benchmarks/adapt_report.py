@@ -1,0 +1,95 @@
+"""Render benchmarks/results/adapt.md from the adapt_<dataset>.json files benchmarks/adapt.py
+writes: per dataset, base and each condition, test nDCG@10 per mode, the dev check (hybrid
+RRF decides, as ``hybridsearch adapt`` does) and the time it took.
+
+    python benchmarks/adapt_report.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import NOISE_NOTE, RESULTS_DIR
+
+COLUMNS = ("dense", "hybrid-rrf", "hybrid-convex")
+
+
+def main() -> None:
+    """Write adapt.md from whichever adapt_*.json results exist."""
+    lines = [
+        "# Encoder adaptation (`hybridsearch adapt` / `finetune`)",
+        "",
+        "nDCG@10 on the TEST split (document results, order shown). The keep/discard "
+        "decision uses the dev labels only (scifact: a seeded sample of its train queries; "
+        "nfcorpus: of its dev queries), on hybrid RRF, as `adapt --dev-queries/--dev-qrels` "
+        "does; supervised runs train on scifact's train pairs, so no dev check is made for "
+        "them. Test figures are reported for every run, kept or not; nothing was chosen on "
+        "them.",
+        "",
+    ]
+    for result in _merged_parts(sorted(RESULTS_DIR.glob("adapt_*.json"))):
+        lines += _dataset_section(result)
+    lines += ["", NOISE_NOTE, ""]
+    (RESULTS_DIR / "adapt.md").write_text("\n".join(lines), encoding="utf-8")
+    print(RESULTS_DIR / "adapt.md")
+
+
+def _merged_parts(paths: list[Path]) -> list[dict]:
+    """One result per dataset: the parts run in parallel (``--part``) merged, base included."""
+    merged: dict[str, dict] = {}
+    for path in paths:
+        part = json.loads(path.read_text())
+        result = merged.setdefault(part["dataset"], {**part, "conditions": {}})
+        result["base"] = result.get("base") or part.get("base")
+        result["conditions"].update(part["conditions"])
+        if part["conditions"]:  # the caps of the runs shown (a base-only part has none)
+            result["caps"] = part["caps"]
+    return [result for result in merged.values() if result.get("base")]
+
+
+def _dataset_section(result: dict) -> list[str]:
+    caps = result["caps"]
+    mode = "query side only (stored passage vectors)" if caps["query_only"] else "both towers"
+    lines = [
+        f"## {result['dataset']}",
+        "",
+        f"Trained: {mode}; caps: at most {caps['max_pairs']} pairs, max_seq_length "
+        f"{caps['max_seq_length']}, {caps['epochs']} epoch, batch {caps['batch_size']}, "
+        f"learning rate {caps['learning_rate']}; dev: {result.get('dev_queries', '?')} "
+        f"{result['dev_split']} queries. CPU, 2 busy cores, nice 10 (machine in the JSON).",
+        "",
+        "| run | pairs | steps | "
+        + " | ".join(f"test {c}" for c in COLUMNS)
+        + " | dev hybrid-rrf (base -> run) | kept | minutes |",
+        "|---|---|---|" + "---|" * len(COLUMNS) + "---|---|---|",
+    ]
+    base = result["base"]
+    lines.append(
+        "| base (all-MiniLM-L6-v2) | | | "
+        + " | ".join(f"{base['test'][c]:.4f}" for c in COLUMNS)
+        + f" | {base['dev']['hybrid-rrf']:.4f} | | |"
+    )
+    for name, run in result["conditions"].items():
+        test = " | ".join(
+            f"{run['test'][c]:.4f} ({run['test'][c] - base['test'][c]:+.4f})" for c in COLUMNS
+        )
+        if "dev" in run:
+            gain = run["dev"]["hybrid-rrf"] - base["dev"]["hybrid-rrf"]
+            dev = f"{base['dev']['hybrid-rrf']:.4f} -> {run['dev']['hybrid-rrf']:.4f} ({gain:+.4f})"
+            kept = "yes" if gain > 0 else "no"
+        else:
+            dev, kept = "none (trained on train labels)", "unchecked"
+        minutes = run.get("wall_seconds", 0) / 60
+        lines.append(
+            f"| {name} | {run['pairs']} | {run['steps']} | {test} | {dev} | {kept} | "
+            f"{minutes:.0f} |"
+        )
+    return [*lines, ""]
+
+
+if __name__ == "__main__":
+    main()
