@@ -62,8 +62,9 @@ def read_query_model(directory: Path, commit: Any = None) -> tuple[Any, str | No
     from hybridsearch.dense.identity import ModelIdentity
     from hybridsearch.index import storage
 
-    fields = getattr(commit, "manifest", None)
-    manifest = fields if fields is not None else storage.read_manifest(directory, verify_checksums=False)
+    manifest = getattr(commit, "manifest", None)
+    if manifest is None:
+        manifest = storage.read_manifest(directory, verify_checksums=False)
     if manifest.get("query_model") is None:
         return None, None
     where = f"{Path(directory) / storage.MANIFEST_NAME}: query_model"

@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 Mode = Literal["hybrid", "bm25", "dense"]
-Fusion = Literal["rrf", "convex"]
+Fusion = Literal["rrf", "convex", "dbsf"]
 Unit = Literal["documents", "passages"]
 Normalization = Literal["minmax", "zscore"]
 MetadataValue = str | int | float | bool | list[str] | None
@@ -43,7 +43,11 @@ class SearchOptionsModel(_Request):
 
     k: int = Field(10, ge=1, description="results wanted (at most the server's max_k)")
     mode: Mode = Field("hybrid", description="both legs fused, or one leg alone")
-    fusion: Fusion = Field("rrf", description="reciprocal rank fusion, or convex score fusion")
+    fusion: Fusion | None = Field(
+        None,
+        description="reciprocal rank fusion, convex or distribution-based score fusion "
+        "(default: the index's own, its tuned fusion or RRF)",
+    )
     unit: Unit = Field("documents", description="each document once, or every passage")
     filter: dict[str, Any] | None = Field(
         None,
@@ -56,6 +60,9 @@ class SearchOptionsModel(_Request):
     rrf_k: float | None = Field(None, ge=0, description="RRF's rank constant (default 60)")
     normalization: Normalization | None = Field(
         None, description="convex fusion's score normalisation (default minmax)"
+    )
+    bm25_feedback: Literal["none", "rm3"] | None = Field(
+        None, description="pseudo-relevance feedback on the BM25 leg (RM3)"
     )
     explain: bool = Field(False, description="add the plan and the timings to each result")
 
@@ -80,6 +87,9 @@ class HitModel(BaseModel):
     passage_id: int = Field(..., description="the passage shown (its position among the live)")
     score: float = Field(..., description="the fused score (a leg's raw score when alone)")
     text: str = Field(..., description="the passage's body")
+    snippet: str = Field(
+        "", description="the passage's best-matching window for the query (text stays whole)"
+    )
     title: str = ""
     start: int = Field(0, description="where the passage starts in the document (characters)")
     end: int = Field(0, description="where it ends (exclusive)")

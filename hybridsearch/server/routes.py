@@ -31,7 +31,16 @@ __all__ = ["add_routes"]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (401, 422, 503)
 }
-_OPTION_FIELDS = ("mode", "fusion", "unit", "filter", "weights", "rrf_k", "normalization")
+_OPTION_FIELDS = (
+    "mode",
+    "fusion",
+    "unit",
+    "filter",
+    "weights",
+    "rrf_k",
+    "normalization",
+    "bm25_feedback",
+)
 
 
 def add_routes(app: Any, state: Any, key_header: str) -> None:

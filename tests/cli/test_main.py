@@ -80,11 +80,12 @@ def test_every_command_is_a_module_with_add_parser_and_run():
         assert callable(command.add_parser) and callable(command.run)
     args = parser.parse_args(["search", "q", "--index", "i"])
     assert args.run is search_command.run
+    # No --fusion: the index's own (its tuned fusion, or RRF when it has none).
     assert (args.k, args.mode, args.unit, args.fusion, args.model) == (
         10,
         "hybrid",
         "documents",
-        "rrf",
+        None,
         None,
     )
 
@@ -178,12 +179,14 @@ ALLOWED = (
     "hybridsearch.corpus.readers",
     "hybridsearch.corpus.demo",
     "hybridsearch.server",
+    "hybridsearch.distributed",
 )
 ALLOWED_PACKAGES = (
     "hybridsearch.index.",
     "hybridsearch.eval.",
     "hybridsearch.display.",
     "hybridsearch.server.",
+    "hybridsearch.distributed.",
 )
 
 
