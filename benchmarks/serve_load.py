@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-wait-ms", type=float, default=5.0)
     parser.add_argument("--name", default="serve_load", help="results file name")
     args = parser.parse_args(argv)
+    args.load_average_start = round(os.getloadavg()[0], 2)  # is anything else running?
     levels = [int(level) for level in args.levels.split(",")]
 
     queries = load_beir(args.data, split="test").query_texts
@@ -316,6 +317,7 @@ def summarise(results, mixed, stats, args) -> dict[str, Any]:
         "documents": stats.get("documents"),
         "passages": stats.get("passages"),
         "requests_per_level": args.requests,
+        "load_average_start": args.load_average_start,
         "max_wait_ms": args.max_wait_ms,
         "k": TOP_K,
         "levels": results,
@@ -339,8 +341,10 @@ def write_markdown(name: str, payload: dict[str, Any]) -> Path:
         f"# {name}: HTTP search load on {payload['documents']} documents "
         f"({payload['passages']} passages)",
         "",
-        "Busy shared 2-core machine (other jobs running); client and server on the same "
-        "cores. Hybrid search, k=10, scifact test queries, "
+        f"{os.cpu_count()}-core machine, 1-minute load average "
+        f"{payload.get('load_average_start', 'not recorded')} "
+        "when the run started (above ~1 means other jobs shared the cores); client and server "
+        "on the same cores. Hybrid search, k=10, scifact test queries, "
         f"{payload['requests_per_level']} requests per level, max_wait_ms "
         f"{payload['max_wait_ms']:g}.",
         "",
