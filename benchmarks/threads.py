@@ -211,8 +211,8 @@ def main() -> int:
                 flush=True,
             )
     note = (
-        "Busy machine: other people's jobs ran on the same 2 cores throughout (see the load "
-        "averages); compare rows of this run only."
+        "Load averages before each row are in the table (the benchmark's own processes count "
+        "too); above ~2.5 on 2 cores other jobs were running. Compare rows of this run only."
     )
     write_results(args.name, {"benchmark": "threads", "dataset": args.data.name, "rows": rows})
     (RESULTS_DIR / f"{args.name}.md").write_text(_markdown(rows, note), encoding="utf-8")
