@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from hybridsearch.dense.threads import prepare_faiss
-from hybridsearch.dense.vectors import VectorSettings, read_faiss_file
-from hybridsearch.errors import IndexFormatError, InvalidInputError
+from hybridsearch.dense.vectors import VectorSettings, read_typed_faiss_file, write_faiss_file
+from hybridsearch.errors import InvalidInputError
 
 __all__ = ["build_hnsw", "effective_ef_search", "load_hnsw", "save_hnsw", "search_hnsw"]
 
@@ -78,12 +78,7 @@ def save_hnsw(index: Any, path: str | os.PathLike[str]) -> None:
     Raises:
         IndexFormatError: The file cannot be written (the message names it).
     """
-    import faiss
-
-    try:
-        faiss.write_index(index, os.fspath(path))
-    except RuntimeError as error:
-        raise IndexFormatError(f"cannot write HNSW graph {path}: {error}") from error
+    write_faiss_file(index, path, "HNSW graph")
 
 
 def load_hnsw(
@@ -109,23 +104,10 @@ def load_hnsw(
     """
     faiss = prepare_faiss()
 
-    file_path = Path(path)
     flags = faiss.IO_FLAG_MMAP_IFC if mmap else 0
-    index = read_faiss_file(file_path, "HNSW graph file", flags)
-    if not isinstance(index, faiss.IndexHNSWFlat):
-        raise IndexFormatError(
-            f"HNSW graph file {file_path} holds a {type(index).__name__}; expected IndexHNSWFlat"
-        )
-    if index.metric_type != _METRIC_INNER_PRODUCT:
-        raise IndexFormatError(
-            f"HNSW graph file {file_path} uses metric {index.metric_type}; expected inner product"
-        )
-    for what, expected, found in (("dimension", dimension, index.d), ("rows", rows, index.ntotal)):
-        if expected is not None and int(found) != expected:
-            raise IndexFormatError(
-                f"HNSW graph file {file_path} has {what} {found} but {expected} was expected"
-            )
-    return index
+    return read_typed_faiss_file(
+        Path(path), "HNSW graph file", flags, "IndexHNSWFlat", dimension, rows
+    )
 
 
 def check_graph(index: Any, rows: int, dimension: int) -> None:

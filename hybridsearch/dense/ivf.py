@@ -29,8 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from hybridsearch.dense.vectors import VectorSettings, read_faiss_file
-from hybridsearch.errors import IndexFormatError, InvalidInputError
+from hybridsearch.dense.threads import prepare_faiss
+from hybridsearch.dense.vectors import VectorSettings, read_typed_faiss_file, write_faiss_file
+from hybridsearch.errors import InvalidInputError
 
 __all__ = [
     "build_ivf",
@@ -93,7 +94,7 @@ def build_ivf(vectors: np.ndarray, settings: VectorSettings) -> Any:
             "vectors must be a non-empty float32 array of shape (n, dim), got "
             f"{getattr(vectors, 'dtype', type(vectors).__name__)} {getattr(vectors, 'shape', '')}"
         )
-    import faiss
+    faiss = prepare_faiss()  # passive OpenMP, HYBRIDSEARCH_FAISS_THREADS (dense/threads.py)
 
     rows, dimension = int(vectors.shape[0]), int(vectors.shape[1])
     lists = ivf_lists_for(rows, settings)
@@ -116,12 +117,7 @@ def save_ivf(index: Any, path: str | os.PathLike[str]) -> None:
     Raises:
         IndexFormatError: The file cannot be written (the message names it).
     """
-    import faiss
-
-    try:
-        faiss.write_index(index, os.fspath(path))
-    except RuntimeError as error:
-        raise IndexFormatError(f"cannot write IVF index {path}: {error}") from error
+    write_faiss_file(index, path, "IVF index")
 
 
 def load_ivf(
@@ -146,25 +142,11 @@ def load_ivf(
         IndexFormatError: The file is missing or unreadable, is not an inner-product
             IndexIVFFlat, or has another dimension or size than expected (both named).
     """
-    import faiss
-
-    file_path = Path(path)
+    faiss = prepare_faiss()
     flags = (faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY) if mmap else 0
-    index = read_faiss_file(file_path, "IVF index file", flags)
-    if not isinstance(index, faiss.IndexIVFFlat):
-        raise IndexFormatError(
-            f"IVF index file {file_path} holds a {type(index).__name__}; expected IndexIVFFlat"
-        )
-    if index.metric_type != _METRIC_INNER_PRODUCT:
-        raise IndexFormatError(
-            f"IVF index file {file_path} uses metric {index.metric_type}; expected inner product"
-        )
-    for what, expected, found in (("dimension", dimension, index.d), ("rows", rows, index.ntotal)):
-        if expected is not None and int(found) != expected:
-            raise IndexFormatError(
-                f"IVF index file {file_path} has {what} {found} but {expected} was expected"
-            )
-    return index
+    return read_typed_faiss_file(
+        Path(path), "IVF index file", flags, "IndexIVFFlat", dimension, rows
+    )
 
 
 def check_ivf(index: Any, rows: int, dimension: int) -> None:

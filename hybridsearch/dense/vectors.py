@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from hybridsearch.dense.threads import prepare_faiss
 from hybridsearch.errors import IndexFormatError, InvalidInputError
 from hybridsearch.settings import Settings
 from hybridsearch.validation import check_choice, positive_int
@@ -435,7 +436,7 @@ def read_faiss_file(path: Path, what: str, flags: int = 0) -> Any:
         what: What the file is, for messages (``"vector index file"``, ``"HNSW graph file"``).
         flags: FAISS I/O flags (e.g. ``faiss.IO_FLAG_MMAP_IFC`` to memory-map it).
     """
-    import faiss
+    faiss = prepare_faiss()  # the first faiss import sets passive OpenMP (dense/threads.py)
 
     if not path.is_file():
         raise IndexFormatError(f"{what} {path} does not exist")
@@ -446,3 +447,48 @@ def read_faiss_file(path: Path, what: str, flags: int = 0) -> Any:
             f"{what} {path} is not a readable FAISS index: "
             f"{str(error).strip().splitlines()[-1]}"
         ) from error
+
+
+def read_typed_faiss_file(
+    path: Path,
+    what: str,
+    flags: int,
+    expected_type: str,
+    dimension: int | None,
+    rows: int | None,
+) -> Any:
+    """:func:`read_faiss_file`, then refuse anything but an inner-product ``expected_type``
+    (a FAISS class name) of the expected dimension and row count (None: not checked).
+
+    Raises:
+        IndexFormatError: naming ``what``, the file and what was expected.
+    """
+    faiss = prepare_faiss()
+    index = read_faiss_file(path, what, flags)
+    if not isinstance(index, getattr(faiss, expected_type)):
+        raise IndexFormatError(
+            f"{what} {path} holds a {type(index).__name__}; expected {expected_type}"
+        )
+    if index.metric_type != faiss.METRIC_INNER_PRODUCT:
+        raise IndexFormatError(
+            f"{what} {path} uses metric {index.metric_type}; expected inner product"
+        )
+    for name, expected, found in (("dimension", dimension, index.d), ("rows", rows, index.ntotal)):
+        if expected is not None and int(found) != expected:
+            raise IndexFormatError(
+                f"{what} {path} has {name} {found} but {expected} was expected"
+            )
+    return index
+
+
+def write_faiss_file(index: Any, path: str | os.PathLike[str], what: str) -> None:
+    """Write a FAISS index to one file with ``faiss.write_index`` (FAISS's format, no pickle).
+
+    Raises:
+        IndexFormatError: The file cannot be written (naming ``what`` and the file).
+    """
+    faiss = prepare_faiss()
+    try:
+        faiss.write_index(index, os.fspath(path))
+    except RuntimeError as error:
+        raise IndexFormatError(f"cannot write {what} {path}: {error}") from error
