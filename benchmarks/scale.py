@@ -601,8 +601,8 @@ def write_markdown(payload: dict[str, Any], path: Path) -> None:
     lines = [
         "# Scale benchmark (benchmarks/scale.py)", "",
         f"Passage vectors NOT encoded: {payload['setup']['vectors']}. Chunking memoised for "
-        "repeated texts (real rate extrapolated). 2 shared cores, other jobs running: timings "
-        "are noisy busy-machine figures. Details in the .json beside this file.", "",
+        "repeated texts (real rate extrapolated). 2 shared cores; "
+        f"{payload['setup']['machine_load']}. Details in the .json beside this file.", "",
         "| index | passages | dense index | build s (chunk / bm25 / encode-lookup / vectors) "
         "| chunk s if real | add 1% + commit s | delete 1% + commit s "
         "| load s (no verify / verify) | RSS after load MB | disk MB | p50/p95 ms bm25 | dense "
@@ -693,7 +693,8 @@ def setup_note(args: argparse.Namespace, unique: tuple) -> dict[str, Any]:
         "memo_chunking_above": args.memo_chunking_above,
         "hnsw_sizes": args.hnsw_sizes, "ivf_sizes": args.ivf_sizes,
         "vector_settings": vector_settings(args, "as per size"),
-        "machine_load": "2 shared cores; other jobs ran beside this one",
+        "machine_load": "2 shared cores; load average (1, 5, 15 min) when the run started: "
+                        + ", ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
 
