@@ -15,6 +15,7 @@ from typing import Any
 
 from hybridsearch.errors import InvalidInputError
 from hybridsearch.settings import Settings
+from hybridsearch.sparse.english_stemmer import EnglishStemmer
 from hybridsearch.sparse.stopwords import LUCENE_ENGLISH_STOPWORDS, QUESTION_WORDS, stopword_tuple
 from hybridsearch.validation import check_choice
 
@@ -103,7 +104,9 @@ class Analyzer:
     """Turns text into the terms the BM25 index stores and matches.
 
     Steps, in order: lowercase (optional), tokenise (a regex, :data:`DEFAULT_TOKEN_PATTERN` by
-    default, or a caller's callable), drop stopwords, stem with nltk's Snowball stemmer.
+    default, or a caller's callable), drop stopwords, stem with nltk's Snowball stemmer
+    (English: nltk's code, vendored in :mod:`hybridsearch.sparse.english_stemmer`, so
+    nothing imports nltk).
     Stopwords are removed before stemming (as Lucene's analysis chain does) and matched
     case-insensitively.
 
@@ -370,9 +373,17 @@ def _check_stemmer(stemmer: object) -> None:
 
 
 def _make_stemmer(stemmer: str | None) -> Callable[[str], str] | None:
-    """The stem function of a validated stemmer name (None when off)."""
+    """The stem function of a validated stemmer name (None when off).
+
+    English, the default, is nltk's Snowball code vendored in
+    :mod:`hybridsearch.sparse.english_stemmer` (same output, no nltk import); other languages
+    import nltk here, on first use.
+    """
     if stemmer is None:
         return None
+    if stemmer == "english":
+        # nltk's own code, vendored: importing nltk costs more than a whole index load.
+        return EnglishStemmer().stem
     from nltk.stem.snowball import SnowballStemmer
 
     try:
