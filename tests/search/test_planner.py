@@ -160,3 +160,45 @@ def test_a_query_with_a_lone_surrogate_is_refused_in_every_mode(planner, mode):
         search(planner, query, mode=mode)
     message = str(caught.value)
     assert message.startswith("query holds a lone surrogate (U+DCFF) at character 11"), message
+
+
+def test_encoding_beside_bm25_gives_the_same_hits_in_every_mode():
+    # At OVERLAP_MIN_PASSAGES the query is encoded in a thread while BM25 runs; forcing the
+    # threshold down on a small index must change nothing a user sees (deepening included).
+    sequential, overlapped = make_planner(), make_planner()
+    overlapped.overlap_min_passages = 0
+    queries = random_queries(12, seed=5)
+    for mode, fusion, unit in itertools.product(MODES, FUSIONS, UNITS):
+        options = SearchOptions(k=8, mode=mode, fusion=fusion, unit=unit, depth=5)
+        one = sequential.run([sequential.plan(query, options) for query in queries])
+        two = overlapped.run([overlapped.plan(query, options) for query in queries])
+        assert [as_rows(hits) for hits in one] == [as_rows(hits) for hits in two]
+        assert [hits.depth for hits in one] == [hits.depth for hits in two]
+
+
+def test_an_encoder_error_in_the_background_reaches_the_caller():
+    class Failing(RuntimeError):
+        pass
+
+    planner = make_planner()
+    planner.overlap_min_passages = 0
+
+    def fail(texts):
+        raise Failing("encoder broke")
+
+    planner.encoder.encode_queries = fail
+    with pytest.raises(Failing, match="encoder broke"):
+        search(planner, "alpha beta", mode="hybrid")
+
+
+def test_a_mismatched_encoder_is_refused_before_any_leg_runs():
+    from hybridsearch.errors import ModelMismatchError
+
+    planner = make_planner()
+    planner.overlap_min_passages = 0
+    planner.model_identity = type(planner.model_identity)(name="another-model")
+    calls = []
+    planner.source.bm25.search = lambda *args, **kwargs: calls.append(args)
+    with pytest.raises(ModelMismatchError):
+        search(planner, "alpha beta", mode="hybrid")
+    assert calls == []
