@@ -170,8 +170,28 @@ def bm25f_section(results: list[dict]) -> list[str]:
                 f"{_cell(hybrid['tuning_in_sample'], hybrid.get('p_value_vs_1'))} | "
                 f"{hybrid['test']:.4f} | {hybrid['setting']} |"
             )
-    lines.append("")
+    lines += ["", *_verdict(results), ""]
     return lines
+
+
+def _verdict(results: list[dict]) -> list[str]:
+    """Whether the weight earns a default: chosen (w != 1) in both modes on every dataset."""
+    chosen = {
+        (result["dataset"], mode): weight
+        for result in results
+        for mode, weight in result["chosen_on_tuning_split"].items()
+    }
+    listed = ", ".join(
+        f"{dataset} {mode.replace('_', ' ')}: w = {weight}"
+        for (dataset, mode), weight in sorted(chosen.items())
+    )
+    if all(weight != 1 for weight in chosen.values()):
+        return [f"Chosen on the tuning splits: {listed}. A weight above 1 wins everywhere."]
+    return [
+        f"Chosen on the tuning splits: {listed}. The rule for a new default (as for the "
+        "stopwords) is a gain in both modes on both datasets; that does not hold, so "
+        "`title_weight` stays an option, default 1 (plain BM25 over title + body)."
+    ]
 
 
 def _cell(value: float, p_value: float | None) -> str:
