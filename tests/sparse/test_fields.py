@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -15,6 +16,8 @@ from hybridsearch.errors import IndexFormatError, InvalidInputError
 from hybridsearch.sparse.analysis import Analyzer
 from hybridsearch.sparse.bm25 import BM25Index, BM25Settings
 from hybridsearch.sparse.fields import bm25f_term_score, weighted_passage_tokens
+from hybridsearch.sparse.postings import Postings
+from hybridsearch.sparse.segmented import SegmentedBM25, SparseSegment
 
 # Two passages: P0 carries the title "green tea"; P1 carries none.
 TEXTS = ["green tea\ntea leaves brew", "coffee beans tea"]
@@ -125,3 +128,43 @@ def test_mismatched_titles_are_refused():
         weighted_passage_tokens(_split, TEXTS, [*TITLES, ""], 2)
     with pytest.raises(InvalidInputError, match="more texts than the 1 titles"):
         weighted_passage_tokens(_split, TEXTS, TITLES[:1], 2)
+
+
+@pytest.mark.parametrize("title_weight", [2, 3, 5])
+def test_segments_with_deletes_score_the_live_passages_by_the_formula(title_weight):
+    # A living index's BM25 (segments, dead rows) over weighted terms is BM25F over the live
+    # passages: idf from live document frequencies, one average over live weighted lengths.
+    rng = np.random.default_rng(title_weight)
+    texts, titles, bodies = _random_passages(20 + title_weight)
+    weighted = weighted_passage_tokens(_split, texts, titles, title_weight)
+    cuts = [0, 15, 40, len(weighted)]
+    live = rng.random(len(weighted)) >= 0.3
+    segments = [
+        SparseSegment(Postings.from_tokens(weighted[start:end]), live[start:end])
+        for start, end in pairwise(cuts)
+    ]
+    settings = BM25Settings(title_weight=title_weight)
+    index = SegmentedBM25(segments, settings)
+    rows = np.flatnonzero(live)
+    lengths = [title_weight * len(titles[r].split()) + len(bodies[r].split()) for r in rows]
+    average = sum(lengths) / len(rows)
+    for term in ("w0", "w5", "w17"):
+        holders = [r for r in rows if term in titles[r].split() or term in bodies[r].split()]
+        idf = math.log(1 + (len(rows) - len(holders) + 0.5) / (len(holders) + 0.5))
+        want = {
+            int(r): bm25f_term_score(
+                idf=idf,
+                title_tf=titles[r].split().count(term),
+                body_tf=bodies[r].split().count(term),
+                title_length=len(titles[r].split()),
+                body_length=len(bodies[r].split()),
+                average_weighted_length=average,
+                title_weight=title_weight,
+                k1=settings.k1,
+                b=settings.b,
+            )
+            for r in holders
+        }
+        got_rows, got_scores = index.search([term], k=len(weighted))
+        assert sorted(got_rows.tolist()) == sorted(want)
+        np.testing.assert_allclose(got_scores, [want[int(r)] for r in got_rows], rtol=1e-12, atol=0)
