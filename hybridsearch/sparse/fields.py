@@ -33,6 +33,10 @@ term frequencies and lengths in the postings (a new file format); the weights wo
 The weight is applied when passages are indexed, so it is fixed per index (recorded in the
 manifest with the other BM25 settings); changing it means rebuilding.
 
+Everything downstream reads the weighted counts as the passage's own: RM3 feedback
+(:mod:`hybridsearch.sparse.feedback`) weighs a feedback passage's title terms ``w`` times too,
+and a sharded index's global statistics sum the weighted lengths, as one index would.
+
 **Variants.** lucene, okapi and bm25plus saturate ``tf~`` (their term score is bounded in tf),
 so they are BM25F as written. bm25l as rank-bm25 defines it (the oracle this project follows)
 multiplies its saturated part by tf again, so its term score grows without bound in tf: the
