@@ -94,6 +94,8 @@ def _markdown() -> str:
         "python benchmarks/quality.py --data ../shared/beir/nfcorpus --tune-split dev",
         "python benchmarks/quality_rm3.py --data ../shared/beir/scifact --tune-split train",
         "python benchmarks/quality_rm3.py --data ../shared/beir/nfcorpus --tune-split dev",
+        "python benchmarks/quality_bm25f.py --data ../shared/beir/scifact --tune-split train",
+        "python benchmarks/quality_bm25f.py --data ../shared/beir/nfcorpus --tune-split dev",
         "python benchmarks/quality.py --markdown-only  # quality.md from the JSON files",
         "```",
         "",
@@ -117,6 +119,13 @@ def _markdown() -> str:
     ]
     if rm3_results:
         lines += _rm3_section(rm3_results)
+    bm25f_results = [
+        json.loads(p.read_text()) for p in sorted(RESULTS_DIR.glob("quality_bm25f_*.json"))
+    ]
+    if bm25f_results:
+        from quality_bm25f import bm25f_section
+
+        lines += bm25f_section(bm25f_results)
     return "\n".join(lines)
 
 

@@ -57,6 +57,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--k1", type=float, default=1.5, help="BM25 k1 (default 1.5)")
     parser.add_argument("--b", type=float, default=0.75, help="BM25 b (default 0.75)")
     parser.add_argument(
+        "--title-weight",
+        type=int,
+        default=1,
+        help="BM25F: count each passage's carried title this many times against its body "
+        "(default 1: plain BM25 over title + body)",
+    )
+    parser.add_argument(
         "--hnsw", action="store_true", help="approximate HNSW vector index instead of exact search"
     )
     parser.add_argument("--batch-size", type=int, help="encoder batch size (default 16)")
@@ -97,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         Path(args.corpus),
         model=args.model,
         chunking={"passage_tokens": args.passage_tokens, "overlap": args.overlap},
-        bm25={"variant": args.bm25_variant, "k1": args.k1, "b": args.b},
+        bm25=_bm25_settings(args),
         vectors={"kind": "hnsw" if args.hnsw else "flat"},
         embedding_cache=args.embedding_cache,
         progress=not args.no_progress,
@@ -105,6 +112,14 @@ def run(args: argparse.Namespace) -> int:
     )
     print_summary(index, index_path)
     return 0
+
+
+def _bm25_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The BM25 settings asked for; the title weight only when given (1 is the default)."""
+    settings: dict[str, Any] = {"variant": args.bm25_variant, "k1": args.k1, "b": args.b}
+    if args.title_weight != 1:
+        settings["title_weight"] = args.title_weight
+    return settings
 
 
 def run_sharded(args: argparse.Namespace, index_path: Path) -> int:
@@ -121,7 +136,7 @@ def run_sharded(args: argparse.Namespace, index_path: Path) -> int:
         embedding_cache=args.embedding_cache,
         batch_size=args.batch_size,
         chunking={"passage_tokens": args.passage_tokens, "overlap": args.overlap},
-        bm25={"variant": args.bm25_variant, "k1": args.k1, "b": args.b},
+        bm25=_bm25_settings(args),
         vectors={"kind": "hnsw" if args.hnsw else "flat"},
     ) as index:
         print(

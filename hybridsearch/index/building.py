@@ -27,6 +27,7 @@ from hybridsearch.errors import EmptyCorpusError, IndexFormatError
 from hybridsearch.index.segment import SegmentContent
 from hybridsearch.index.settings import IndexSettings
 from hybridsearch.sparse.analysis import Analyzer
+from hybridsearch.sparse.fields import weighted_passage_tokens
 from hybridsearch.sparse.postings import Postings
 
 __all__ = [
@@ -127,7 +128,15 @@ def build_segment_content(
 
     started = time.perf_counter()
     texts = [passage.indexed_text for passage in passages]
-    passage_tokens = analyzer.analyze_many(_progress(texts, progress, "BM25", "passage"))
+    if settings.bm25.title_weight == 1:
+        passage_tokens = analyzer.analyze_many(_progress(texts, progress, "BM25", "passage"))
+    else:  # BM25F: the carried title weighted apart from the body (sparse/fields.py)
+        passage_tokens = weighted_passage_tokens(
+            analyzer,
+            _progress(texts, progress, "BM25", "passage"),
+            [passage.title for passage in passages],
+            settings.bm25.title_weight,
+        )
     postings = Postings.from_tokens(passage_tokens)
     seconds["bm25"] = time.perf_counter() - started
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from hybridsearch.corpus.chunking import ChunkingSettings
 from hybridsearch.dense.vectors import VectorSettings
-from hybridsearch.errors import IndexFormatError
+from hybridsearch.errors import IndexFormatError, InvalidInputError
 from hybridsearch.sparse.analysis import AnalyzerSettings
 from hybridsearch.sparse.bm25 import BM25Settings
 
@@ -35,6 +35,16 @@ class IndexSettings:
     analyzer: AnalyzerSettings = field(default_factory=AnalyzerSettings)
     bm25: BM25Settings = field(default_factory=BM25Settings)
     vectors: VectorSettings = field(default_factory=VectorSettings)
+
+    def __post_init__(self) -> None:
+        # BM25F's title field is the title the chunker carries into each passage; with none
+        # carried the weight would silently do nothing.
+        if self.bm25.title_weight != 1 and not self.chunking.carry_title:
+            raise InvalidInputError(
+                f"bm25 title_weight={self.bm25.title_weight} weights the title carried into "
+                "each passage, but chunking carry_title is False: set carry_title=True or "
+                "title_weight=1"
+            )
 
     @classmethod
     def coerce(cls, **components: Any) -> IndexSettings:

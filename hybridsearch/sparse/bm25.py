@@ -24,6 +24,7 @@ import numpy as np
 from hybridsearch.errors import IndexFormatError, InvalidInputError
 from hybridsearch.settings import Settings
 from hybridsearch.sparse.bm25_files import METADATA_FILE, read_postings, write_postings
+from hybridsearch.sparse.fields import check_title_weight
 from hybridsearch.sparse.postings import Postings
 from hybridsearch.sparse.top_k import (
     EMPTY_PASSAGE_IDS,
@@ -57,6 +58,11 @@ class BM25Settings(Settings):
             1.0 for bm25plus). Refused for the other variants.
         epsilon: Okapi only: negative idfs become ``epsilon * mean idf``; 0.25 is rank-bm25's
             ``BM25Okapi`` default. The other variants ignore it.
+        title_weight: BM25F's weight of a passage's carried title against its body (an int
+            >= 1; 1, the default, is plain BM25 over title + body). Applied when passages are
+            indexed, so it is fixed per index; refused with bm25l. See
+            :mod:`hybridsearch.sparse.fields`. Written to the manifest only when not 1, so an
+            index without it writes and reads exactly as before.
     """
 
     variant: str = "lucene"
@@ -64,12 +70,30 @@ class BM25Settings(Settings):
     b: float = 0.75
     delta: float | None = None
     epsilon: float = 0.25
+    title_weight: int = 1
 
     def __post_init__(self) -> None:
         super().__post_init__()
         # Plain floats, so to_dict is JSON-ready whatever number type was given (np.float32).
         for name in ("k1", "b", "epsilon") + (("delta",) if self.delta is not None else ()):
             object.__setattr__(self, name, float(getattr(self, name)))
+        object.__setattr__(
+            self, "title_weight", check_title_weight(self.title_weight, self.variant)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-ready; ``title_weight`` only when it is not 1 (see its note)."""
+        data = super().to_dict()
+        if self.title_weight == 1:
+            del data["title_weight"]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Any, *, where: str = "settings") -> BM25Settings:
+        """Read :meth:`to_dict`'s output strictly; a missing ``title_weight`` reads as 1."""
+        if isinstance(data, Mapping) and "title_weight" not in data:
+            data = {**data, "title_weight": 1}
+        return super().from_dict(data, where=where)
 
     def validate(self) -> None:
         """Raise :class:`~hybridsearch.errors.InvalidInputError` naming a bad field."""
@@ -87,6 +111,7 @@ class BM25Settings(Settings):
             raise InvalidInputError(f"BM25 parameter b must be between 0 and 1, got {self.b}")
         if self.delta is not None and self.delta < 0:
             raise InvalidInputError(f"BM25 parameter delta must be >= 0, got {self.delta}")
+        check_title_weight(self.title_weight, self.variant)
 
     @property
     def params(self) -> dict[str, float]:

@@ -82,6 +82,12 @@ def test_every_option_goes_to_open_or_build(open_or_build_calls, tmp_path):
     }
 
 
+def test_a_title_weight_goes_to_the_bm25_settings(open_or_build_calls, tmp_path):
+    assert main(["build", "docs", "--index", "out", "--title-weight", "3"]) == 0
+    ((_, kwargs),) = open_or_build_calls
+    assert kwargs["bm25"] == {"variant": "lucene", "k1": 1.5, "b": 0.75, "title_weight": 3}
+
+
 def test_summary_says_origin_chunking_seconds_and_size(tmp_path):
     (tmp_path / "a.npy").write_bytes(b"x" * 2**20)
     (tmp_path / "sub").mkdir()

@@ -7,6 +7,7 @@ import shutil
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hybridsearch.corpus.documents import Document
@@ -469,3 +470,29 @@ def test_index_remembers_its_model_folder(tmp_path, model_path):
         HybridIndex.load(tmp_path / "index")
     # Another copy of the same weights is the same model.
     assert HybridIndex.load(tmp_path / "index", model=model_path).search("tea", k=1)
+
+
+def test_a_weighted_title_counts_the_carried_title_that_often(saved_index, encoder, tmp_path):
+    # BM25F (bm25 title_weight=3): each passage's length is 3 * its carried title's terms +
+    # its body's; the weight is recorded, and only when it is not 1 (today's manifests).
+    from hybridsearch.sparse.analysis import Analyzer
+
+    plain = json.loads((saved_index / "manifest.json").read_text())
+    assert "title_weight" not in plain["settings"]["bm25"]
+    weighted = HybridIndex.build(_documents(), model=encoder, bm25={"title_weight": 3})
+    analyzer = Analyzer()
+    bm25 = weighted.snapshot.bm25
+    passages = [weighted.passage(p) for p in range(weighted.num_passages)]
+    assert any(p.title for p in passages) and not all(p.title for p in passages)
+    want = [len(analyzer(p.indexed_text)) + 2 * len(analyzer(p.title)) for p in passages]
+    assert bm25.passage_lengths(np.arange(len(passages))).tolist() == want
+    weighted.save(tmp_path / "weighted")
+    manifest = json.loads((tmp_path / "weighted" / "manifest.json").read_text())
+    assert manifest["settings"]["bm25"]["title_weight"] == 3
+    loaded = HybridIndex.load(tmp_path / "weighted", model=encoder)
+    assert loaded.settings.bm25.title_weight == 3
+    for query in ("green tea", "python loops", "volcano ash"):
+        want_hits = weighted.search(query, k=5, mode="bm25")
+        assert [h.to_dict() for h in loaded.search(query, k=5, mode="bm25")] == [
+            h.to_dict() for h in want_hits
+        ]

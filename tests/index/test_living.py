@@ -36,14 +36,17 @@ COMBINATIONS = [
     if not (mode != "hybrid" and fusion == "convex")
 ]
 FILTERS = [None, {"lang": "en"}, {"year": {"gte": 2015}}, {"not": {"tags": "x"}}]
+TITLES = ["", "Notes"]
+# With a weighted title (BM25F), titles that hold query words, so the weight changes rankings.
+BM25F_TITLES = ["", "Notes", "Green tea", "Coffee beans", "hot water"]
 
 
-def _document(rng: random.Random, doc_id: str) -> Document:
+def _document(rng: random.Random, doc_id: str, titles: list[str] = TITLES) -> Document:
     text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 30)))
     metadata = {"year": rng.randint(2000, 2024), "lang": rng.choice(["en", "de"])}
     if rng.random() < 0.5:
         metadata["tags"] = rng.sample(["x", "y", "z"], rng.randint(1, 2))
-    return Document(id=doc_id, text=text, title=rng.choice(["", "Notes"]), metadata=metadata)
+    return Document(id=doc_id, text=text, title=rng.choice(titles), metadata=metadata)
 
 
 def _rows(hits):
@@ -56,7 +59,11 @@ def _rows(hits):
 def _assert_same_as_fresh(index: HybridIndex, encoder, cache, rng: random.Random) -> None:
     documents = list(index.documents())
     fresh = HybridIndex.build(
-        documents, model=encoder, embedding_cache=cache, chunking=index.settings.chunking
+        documents,
+        model=encoder,
+        embedding_cache=cache,
+        chunking=index.settings.chunking,
+        bm25=index.settings.bm25,
     )
     assert index.num_documents == fresh.num_documents
     assert index.num_passages == fresh.num_passages
@@ -76,16 +83,16 @@ def _assert_same_as_fresh(index: HybridIndex, encoder, cache, rng: random.Random
             assert got.plan.filter_passages == want.plan.filter_passages
 
 
-def _random_operation(index, rng, next_id, path, encoder, cache):
+def _random_operation(index, rng, next_id, path, encoder, cache, titles=TITLES):
     live = [document.id for document in index.documents()]
     choice = rng.random()
     if choice < 0.3 or len(live) < 3:
-        new = [_document(rng, f"d{next_id + n}") for n in range(rng.randint(1, 4))]
+        new = [_document(rng, f"d{next_id + n}", titles) for n in range(rng.randint(1, 4))]
         index.add(new)
         return index, next_id + len(new)
     if choice < 0.5:
         chosen = rng.sample(live, rng.randint(1, min(3, len(live) - 1)))
-        index.update([_document(rng, doc_id) for doc_id in chosen])
+        index.update([_document(rng, doc_id, titles) for doc_id in chosen])
     elif choice < 0.7:
         index.delete(rng.sample(live, rng.randint(1, min(3, len(live) - 1))))
     elif choice < 0.8:
@@ -121,6 +128,27 @@ def test_every_search_equals_a_fresh_build_after_random_writes(seed, tmp_path, e
     reopened = HybridIndex.load(path, model=encoder)
     assert [d.id for d in reopened.documents()] == [d.id for d in index.documents()]
     assert reopened.num_segments <= 3 * 2  # the merge policy keeps segments few
+
+
+@pytest.mark.parametrize(("seed", "title_weight"), [(100, 3)])  # ~20 s each on 2 busy cores
+def test_a_weighted_title_stays_exact_after_random_writes(seed, title_weight, tmp_path, encoder):
+    # BM25F (bm25 title_weight): add, update, delete, merge, compact and reopen keep every
+    # search equal to a fresh build with the same weight.
+    rng = random.Random(seed)
+    cache, path = tmp_path / "cache", tmp_path / "index"
+    first = [_document(rng, f"d{n}", BM25F_TITLES) for n in range(8)]
+    bm25 = {"title_weight": title_weight}
+    HybridIndex.build(
+        first, model=encoder, embedding_cache=cache, chunking=CHUNKING, bm25=bm25
+    ).save(path)
+    index = HybridIndex.open(path, model=encoder, embedding_cache=cache)
+    assert index.settings.bm25.title_weight == title_weight
+    index.merge_factor = 3
+    next_id = len(first)
+    for _ in range(10):
+        index, next_id = _random_operation(index, rng, next_id, path, encoder, cache, BM25F_TITLES)
+        _assert_same_as_fresh(index, encoder, cache, rng)
+    index.close()
 
 
 def test_writes_are_checked_and_reported(tmp_path, encoder):

@@ -40,3 +40,11 @@ def test_differences_name_the_component():
     changed = IndexSettings.coerce(chunking={"overlap": 0})
     (difference,) = changed.differences(base)
     assert difference.startswith("chunking:")
+
+
+def test_a_title_weight_needs_carried_titles():
+    # BM25F's title field is the carried title line: without one the weight would do nothing.
+    with pytest.raises(InvalidInputError, match=r"title_weight=2 .* carry_title is False"):
+        IndexSettings.coerce(chunking={"carry_title": False}, bm25={"title_weight": 2})
+    assert IndexSettings.coerce(bm25={"title_weight": 2}).bm25.title_weight == 2
+    assert "title_weight" not in IndexSettings().to_dict()["bm25"]  # today's manifests
