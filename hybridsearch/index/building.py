@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import time
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,14 +26,21 @@ from hybridsearch.corpus.chunking import Chunker, ChunkingReport
 from hybridsearch.corpus.documents import Document, check_unique_ids
 from hybridsearch.corpus.metadata import MetadataColumns
 from hybridsearch.errors import EmptyCorpusError, IndexFormatError
+from hybridsearch.index.models import make_encoder
 from hybridsearch.index.segment import SegmentContent
 from hybridsearch.index.settings import IndexSettings
+from hybridsearch.index.snapshot import Snapshot
+from hybridsearch.index.writer import new_segment
 from hybridsearch.sparse.analysis import Analyzer
 from hybridsearch.sparse.fields import weighted_passage_tokens
 from hybridsearch.sparse.postings import Postings
 
+if TYPE_CHECKING:
+    from hybridsearch.index.hybrid_index import HybridIndex
+
 __all__ = [
     "BuildInfo",
+    "build_in_memory",
     "build_segment_content",
     "checked_documents",
     "corpus_fingerprint",
@@ -103,6 +112,55 @@ def corpus_fingerprint(documents: Sequence[Document]) -> str:
         digest.update(json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8"))
         digest.update(b"\n")
     return digest.hexdigest()
+
+
+def build_in_memory(
+    cls: type[HybridIndex],
+    documents: Iterable[Document],
+    *,
+    model: Any,
+    settings: IndexSettings,
+    progress: bool,
+    embedding_cache: str | Path | None,
+    source_path: str | Path | None,
+    batch_size: int | None,
+) -> HybridIndex:
+    """See :meth:`HybridIndex.build`: one segment in a temporary folder, removed with the index."""
+    encoder = make_encoder(model, progress, batch_size)
+    documents = checked_documents(documents)
+    content, report, seconds = build_segment_content(
+        documents,
+        settings,
+        encoder,
+        Analyzer.from_settings(settings.analyzer),
+        progress=progress,
+        embedding_cache=embedding_cache,
+    )
+    temporary = tempfile.TemporaryDirectory(prefix="hybridsearch-")
+    directory = Path(temporary.name)
+    segment = new_segment(directory, content)
+    snapshot = Snapshot(
+        [segment], [np.zeros(len(documents), np.bool_)], settings.bm25,
+        settings.vectors.ef_search, settings.vectors.ivf_probe,
+    )
+    info = BuildInfo(
+        chunking_report=report,
+        seconds=seconds,
+        source=corpus_source(documents, source_path),
+        model_source=model_source(encoder.identity.name),
+    )
+    index = cls(
+        snapshot,
+        directory=directory,
+        settings=settings,
+        encoder=encoder,
+        model_identity=encoder.identity,
+        info=info,
+    )
+    weakref.finalize(index, temporary.cleanup)
+    index._temporary = True
+    index.embedding_cache = embedding_cache
+    return index
 
 
 def build_segment_content(

@@ -8,38 +8,21 @@ sees the index before or after a write, never a mix. ``commit()`` makes the writ
 
 from __future__ import annotations
 
-import tempfile
 import threading
-import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from hybridsearch.corpus.documents import Document, Passage
-from hybridsearch.errors import InvalidInputError
-from hybridsearch.index import reuse, storage
-from hybridsearch.index.building import (
-    BuildInfo,
-    build_segment_content,
-    checked_documents,
-    corpus_source,
-    model_source,
-)
-from hybridsearch.index.commit import Commit, WriteLock, collect_garbage
-from hybridsearch.index.models import (
-    check_query_encoder,
-    encoder_for,
-    make_encoder,
-    read_query_model,
-)
-from hybridsearch.index.reader import read_index, read_manifest
+from hybridsearch.index import building, opening, reuse
+from hybridsearch.index.building import BuildInfo
+from hybridsearch.index.commit import Commit, WriteLock
+from hybridsearch.index.query_pairing import pairing_fields, query_model_of
 from hybridsearch.index.settings import IndexSettings
 from hybridsearch.index.snapshot import Snapshot
 from hybridsearch.index.tuning import Tuning
 from hybridsearch.index.updates import Updates
-from hybridsearch.index.writer import new_segment, write_new_index
+from hybridsearch.index.writer import write_new_index
 from hybridsearch.search.hits import Hits
 from hybridsearch.search.options import SearchOptions
 from hybridsearch.search.planner import QueryPlanner
@@ -158,41 +141,10 @@ class HybridIndex(Updates, Tuning):
         settings = IndexSettings.coerce(
             chunking=chunking, analyzer=analyzer, bm25=bm25, vectors=vectors
         )
-        encoder = make_encoder(model, progress, batch_size)
-        documents = checked_documents(documents)
-        content, report, seconds = build_segment_content(
-            documents,
-            settings,
-            encoder,
-            Analyzer.from_settings(settings.analyzer),
-            progress=progress,
-            embedding_cache=embedding_cache,
+        return building.build_in_memory(
+            cls, documents, model=model, settings=settings, progress=progress,
+            embedding_cache=embedding_cache, source_path=source_path, batch_size=batch_size,
         )
-        temporary = tempfile.TemporaryDirectory(prefix="hybridsearch-")
-        directory = Path(temporary.name)
-        segment = new_segment(directory, content)
-        snapshot = Snapshot(
-            [segment], [np.zeros(len(documents), np.bool_)], settings.bm25,
-            settings.vectors.ef_search, settings.vectors.ivf_probe,
-        )
-        info = BuildInfo(
-            chunking_report=report,
-            seconds=seconds,
-            source=corpus_source(documents, source_path),
-            model_source=model_source(encoder.identity.name),
-        )
-        index = cls(
-            snapshot,
-            directory=directory,
-            settings=settings,
-            encoder=encoder,
-            model_identity=encoder.identity,
-            info=info,
-        )
-        weakref.finalize(index, temporary.cleanup)
-        index._temporary = True
-        index.embedding_cache = embedding_cache
-        return index
 
     @classmethod
     def load(
@@ -230,24 +182,9 @@ class HybridIndex(Updates, Tuning):
             ChecksumError: a file was truncated or altered.
             ModelMismatchError: ``model`` is not the model the index was built with.
         """
-        background = verify_checksums == "background"
-        if not background and not isinstance(verify_checksums, bool):
-            raise InvalidInputError(
-                f"verify_checksums must be True, False or 'background', got {verify_checksums!r}"
-            )
-        verify_now = False if background else bool(verify_checksums)
-        index = cls._open(path, model, mmap, verify_now, lock=None, origin="loaded")
-        if background:
-            index._start_verification()
-        if warm_up:
-            index._encoder.warm_up_in_background()
-        return index
-
-    def _start_verification(self) -> None:
-        from hybridsearch.index.verification import BackgroundVerification, segment_checksums
-
-        folders = [segment.directory for segment in self._view[0].segments]
-        self._verification = BackgroundVerification(segment_checksums(folders))
+        return opening.load_index(
+            cls, path, model=model, mmap=mmap, verify_checksums=verify_checksums, warm_up=warm_up
+        )
 
     def wait_for_verification(self, timeout: float | None = None) -> bool:
         """Wait for a background checksum verification (``load(verify_checksums=
@@ -281,52 +218,9 @@ class HybridIndex(Updates, Tuning):
             IndexLockedError: another writer has it open (a crashed one does not count).
             IndexFormatError, ChecksumError, ModelMismatchError: as for :meth:`load`.
         """
-        directory = storage.resolve_index_directory(path)
-        read_manifest(directory)  # not an index: say so before creating a lock file there
-        lock = WriteLock(directory)
-        lock.acquire()
-        try:
-            collect_garbage(directory)  # what a crashed writer left uncommitted
-            if batch_size is not None:  # the recorded (or given) model, with this batch size
-                recorded = read_manifest(directory)[2]
-                model = make_encoder(model if model is not None else recorded, False, batch_size)
-            index = cls._open(directory, model, True, False, lock=lock, origin="opened")
-            index.embedding_cache = embedding_cache
-            if warm_up:
-                index._encoder.warm_up_in_background()
-            return index
-        except BaseException:
-            lock.release()
-            raise
-
-    @classmethod
-    def _open(
-        cls, path: Any, model: Any, mmap: bool, verify: bool, lock: Any, origin: str
-    ) -> HybridIndex:
-        opened = read_index(path, verify_checksums=verify, mmap=mmap)
-        defaults = opened.commit.search_defaults
-        tuned = (
-            None
-            if defaults is None
-            else TunedFusion.from_dict(
-                defaults, where=f"{path}: commit {opened.commit.generation}: search_defaults"
-            )
-        )
-        query_identity, query_source = read_query_model(opened.directory, opened.commit)
-        encoder = encoder_for(path, model, query_source or opened.model_source)
-        check_query_encoder(opened.model_identity, query_identity, encoder, f"the index at {path}")
-        return cls(
-            opened.snapshot,
-            directory=opened.directory,
-            settings=opened.settings,
-            encoder=encoder,
-            model_identity=opened.model_identity,
-            info=BuildInfo.from_dict(opened.commit.info, model_source=opened.model_source),
-            commit=opened.commit,
-            lock=lock,
-            origin=f"{origin} {path}",
-            tuned=tuned,
-            query_model=(query_identity, query_source),
+        return opening.open_index(
+            cls, path, model=model, embedding_cache=embedding_cache, batch_size=batch_size,
+            warm_up=warm_up,
         )
 
     @classmethod
@@ -359,15 +253,8 @@ class HybridIndex(Updates, Tuning):
             **settings: ``chunking``, ``analyzer``, ``bm25``, ``vectors``, as for :meth:`build`.
         """
         return reuse.open_or_build(
-            cls,
-            path,
-            corpus,
-            model=model,
-            progress=progress,
-            embedding_cache=embedding_cache,
-            batch_size=batch_size,
-            rebuild=rebuild,
-            settings=settings,
+            cls, path, corpus, model=model, progress=progress, embedding_cache=embedding_cache,
+            batch_size=batch_size, rebuild=rebuild, settings=settings,
         )
 
     # -- searching --------------------------------------------------------------------------
@@ -444,8 +331,7 @@ class HybridIndex(Updates, Tuning):
         The pairing is recorded by the next :meth:`save`; a loaded copy then accepts that query
         model (and the passage model) and refuses any other (``ModelMismatchError``).
         """
-        self.query_model_identity = encoder.identity
-        self.query_model_source = model_source(encoder.identity.name)
+        self.query_model_identity, self.query_model_source = query_model_of(encoder)
         self.encoder = encoder
 
     @property
@@ -518,10 +404,8 @@ class HybridIndex(Updates, Tuning):
             "model": self.model_identity.to_dict(),
             "model_source": self.build_info.model_source,
             "settings": self.settings.to_dict(),
+            **pairing_fields(self.query_model_identity, self.query_model_source),
         }
-        if self.query_model_identity is not None:
-            manifest["query_model"] = self.query_model_identity.to_dict()
-            manifest["query_model_source"] = self.query_model_source
         write_new_index(
             path, self.snapshot, manifest, self.build_info.to_dict(), self.search_defaults_data()
         )

@@ -29,7 +29,13 @@ from hybridsearch.validation import sha256_file
 
 FORMAT_NAME = "hybridsearch-index"
 # 2: settings per component under "settings"; BM25 parameters only there.
-FORMAT_VERSION = 2
+# 3: fields a version-2 reader would ignore or refuse: ``query_model`` (and its source) and
+#    the analyzer's ``query_stopwords`` in the manifest; ``manifest`` and ``search_defaults``
+#    in commit files.
+FORMAT_VERSION = 3
+#: The versions this release reads. Version 2 reads as it always did (its optional fields
+#: absent); a writer committing into it first records version 3 (:func:`upgrade_format_version`).
+READABLE_FORMAT_VERSIONS = (2, 3)
 MANIFEST_NAME = "manifest.json"
 
 def _previous_path(target: Path) -> Path:
@@ -264,14 +270,71 @@ def full_manifest_of(manifest: Mapping[str, Any], files: Mapping[str, Any]) -> d
 def replace_manifest(directory: Path, manifest: Mapping[str, Any]) -> None:
     """Rewrite ``manifest.json`` atomically (temporary file, fsync, rename), listing no
     files; a writer does this, under the index's lock, after a commit changed its fields."""
+    _replace_manifest_file(directory, full_manifest_of(manifest, {}))
+
+
+def _replace_manifest_file(directory: Path, content: Mapping[str, Any]) -> None:
     path = directory / MANIFEST_NAME
     temporary = path.with_name(f"{MANIFEST_NAME}.tmp")
     with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(json.dumps(full_manifest_of(manifest, {}), indent=2) + "\n")
+        handle.write(json.dumps(content, indent=2) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
     fsync_directory(directory)
+
+
+def check_format_version(manifest: Mapping[str, Any], manifest_path: Path) -> None:
+    """Refuse a manifest whose format version this release does not read.
+
+    Raises:
+        IndexVersionError: naming the version found, the versions read, and what to do: an
+            older index is rebuilt from its corpus (the command is given); a newer one needs
+            the newer hybridsearch that wrote it (or a rebuild with this one).
+    """
+    version = manifest.get("format_version")
+    if type(version) is int and version in READABLE_FORMAT_VERSIONS:
+        return
+    readable = " and ".join(str(number) for number in READABLE_FORMAT_VERSIONS)
+    directory = manifest_path.parent
+    source = manifest.get("source") or {}
+    corpus = source.get("path") if isinstance(source, dict) else None
+    rebuild = (
+        f"`hybridsearch build {corpus} --index {directory}`"
+        if corpus
+        else f"`hybridsearch build CORPUS --index {directory}` (or HybridIndex.build)"
+    )
+    if type(version) is int and version > FORMAT_VERSION:
+        raise IndexVersionError(
+            f"{manifest_path}: index format version {version}, written by a newer hybridsearch; "
+            f"this release reads versions {readable}: upgrade hybridsearch "
+            f"(`python -m pip install -U hybridsearch`) to read it, or rebuild the index with "
+            f"this release: {rebuild}"
+        )
+    raise IndexVersionError(
+        f"{manifest_path}: index format version {version!r}, but this hybridsearch reads "
+        f"versions {readable}; rebuild the index from its corpus: {rebuild}"
+    )
+
+
+def upgrade_format_version(directory: Path) -> None:
+    """Record the current format version in an index of an older readable one, fields kept.
+
+    A writer (holding the index's lock) calls this before its first commit: from then on the
+    commit files may carry fields an older release would silently ignore, so that release
+    must refuse the index rather than misread it. An index already at this version, or with
+    no manifest yet (one being staged), is left as it is.
+    """
+    path = directory / MANIFEST_NAME
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        return
+    if not isinstance(manifest, dict) or manifest.get("format_version") == FORMAT_VERSION:
+        return  # not a manifest: the reads that follow say what is wrong
+    check_format_version(manifest, path)
+    fields = {k: v for k, v in manifest.items() if k not in ("format", "format_version", "files")}
+    _replace_manifest_file(directory, full_manifest_of(fields, manifest.get("files") or {}))
 
 
 def read_manifest(path: str | Path, *, verify_checksums: bool = True) -> dict[str, Any]:
@@ -300,19 +363,7 @@ def read_manifest(path: str | Path, *, verify_checksums: bool = True) -> dict[st
         raise IndexFormatError(
             f'{manifest_path}: not a hybridsearch manifest (expected "format": "{FORMAT_NAME}")'
         )
-    version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
-        source = manifest.get("source") or {}
-        corpus = source.get("path") if isinstance(source, dict) else None
-        how = (
-            f"`hybridsearch build {corpus} --index {directory}`"
-            if corpus
-            else f"`hybridsearch build CORPUS --index {directory}` (or HybridIndex.build)"
-        )
-        raise IndexVersionError(
-            f"{manifest_path}: index format version {version!r}, but this hybridsearch reads "
-            f"version {FORMAT_VERSION}; rebuild the index from its corpus: {how}"
-        )
+    check_format_version(manifest, manifest_path)
     files = manifest.get("files")
     if not isinstance(files, dict):
         raise IndexFormatError(f"{manifest_path}: the manifest lists no files")

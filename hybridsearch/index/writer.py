@@ -97,6 +97,7 @@ def publish(
         fields = dict(manifest) if manifest is not None else None
         defaults = None if search_defaults is None else dict(search_defaults)
         commit = Commit(generation, tuple(entries), dict(info), defaults, fields)
+        storage.upgrade_format_version(directory)  # before a commit an older release misreads
         write_commit(directory, commit)
         return commit
 

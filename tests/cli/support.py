@@ -54,6 +54,21 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+def run_here(capsys: Any, *args: str) -> subprocess.CompletedProcess:
+    """``hybridsearch ARGS`` run in this process by ``main``, as :func:`run_cli` reports it.
+
+    No interpreter, torch import and model load of its own: seconds less per call on two
+    cores. Tests of the process itself (the entry point, progress bars, exit codes) keep
+    :func:`run_cli`.
+    """
+    from hybridsearch.cli.main import main
+
+    capsys.readouterr()
+    status = main(list(args))
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(["hybridsearch", *args], status, captured.out, captured.err)
+
+
 def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
     """Exit status 1 and a last stderr line ``error: ...`` holding each fragment, no traceback."""
     assert_failed(result.returncode, result.stderr, *fragments)

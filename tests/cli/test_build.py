@@ -20,6 +20,7 @@ from tests.cli.support import (
     assert_one_line_error,
     needs_open_or_build_option,
     run_cli,
+    run_here,
 )
 
 
@@ -117,33 +118,35 @@ def test_build_prints_progress_and_summary(built_index):
     assert "index size on disk" in result.stderr
 
 
-def test_build_again_reuses_then_rebuilds_on_new_settings(built_index, beir_folder, tmp_path):
+def test_build_again_reuses_then_rebuilds_on_new_settings(
+    built_index, beir_folder, tmp_path, capsys
+):
     index, _ = built_index
     before = (index / "manifest.json").read_bytes()
-    again = run_cli("build", str(beir_folder), "--index", str(index), "--no-progress", cwd=tmp_path)
+    again = run_here(capsys, "build", str(beir_folder), "--index", str(index), "--no-progress")
     assert again.returncode == 0, again.stderr
     assert again.stderr.splitlines()[0].startswith(f"reused {index}")
     assert (index / "manifest.json").read_bytes() == before
 
     # Another index from the same corpus: changed settings rebuild it, and say why.
     other = tmp_path / "other"
-    first = run_cli("build", str(beir_folder), "--index", str(other), "--no-progress", cwd=tmp_path)
+    first = run_here(capsys, "build", str(beir_folder), "--index", str(other), "--no-progress")
     assert first.returncode == 0, first.stderr
-    changed = run_cli(
-        "build", str(beir_folder), "--index", str(other), "--no-progress", "--k1", "1.2",
-        cwd=tmp_path,
+    changed = run_here(
+        capsys, "build", str(beir_folder), "--index", str(other), "--no-progress", "--k1", "1.2",
     )  # fmt: skip
     assert changed.returncode == 0, changed.stderr
     origin = changed.stderr.splitlines()[0]
     assert origin.startswith(f"built {other}") and "settings changed" in origin
 
 
-def test_build_from_jsonl_and_text_folder(tmp_path, encoder):
+def test_build_from_jsonl_and_text_folder(tmp_path, encoder, capsys):
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text(
         "\n".join(json.dumps({"id": key, "text": text}) for key, text in ANIMALS.items())
     )
-    result = run_cli(
+    result = run_here(
+        capsys,
         "build",
         str(corpus),
         "--index",
@@ -152,7 +155,6 @@ def test_build_from_jsonl_and_text_folder(tmp_path, encoder):
         "--hnsw",
         "--bm25-variant",
         "okapi",
-        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     built = HybridIndex.load(tmp_path / "a", model=encoder)
@@ -163,25 +165,23 @@ def test_build_from_jsonl_and_text_folder(tmp_path, encoder):
     (folder / "sub").mkdir(parents=True)
     (folder / "bees.md").write_text(ANIMALS["bee"])
     (folder / "sub" / "sharks.txt").write_text(ANIMALS["shark"])
-    result = run_cli(
-        "build", str(folder), "--index", str(tmp_path / "b"), "--no-progress", cwd=tmp_path
-    )
+    result = run_here(capsys, "build", str(folder), "--index", str(tmp_path / "b"), "--no-progress")
     assert result.returncode == 0, result.stderr
-    search = run_cli("search", "--index", str(tmp_path / "b"), "teeth", "--json", cwd=tmp_path)
+    search = run_here(capsys, "search", "--index", str(tmp_path / "b"), "teeth", "--json")
     assert json.loads(search.stdout)["hits"][0]["doc_id"] == "sub/sharks.txt"
 
 
 @needs_open_or_build_option("batch_size")
-def test_batch_size_builds_the_same_index(built_index, beir_folder, tmp_path):
+def test_batch_size_builds_the_same_index(built_index, beir_folder, tmp_path, capsys):
     index, _ = built_index
-    result = run_cli(
-        "build", str(beir_folder), "--index", str(tmp_path / "i"), "--no-progress",
-        "--batch-size", "2", cwd=tmp_path,
+    result = run_here(
+        capsys, "build", str(beir_folder), "--index", str(tmp_path / "i"), "--no-progress",
+        "--batch-size", "2",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     query = ("search", "birds at night", "--json", "-k", "3")
-    by_two = run_cli(*query, "--index", str(tmp_path / "i"), cwd=tmp_path)
-    default = run_cli(*query, "--index", str(index), cwd=tmp_path)
+    by_two = run_here(capsys, *query, "--index", str(tmp_path / "i"))
+    default = run_here(capsys, *query, "--index", str(index))
     ids = [[hit["doc_id"] for hit in json.loads(run.stdout)["hits"]] for run in (by_two, default)]
     assert ids[0] == ids[1]
 

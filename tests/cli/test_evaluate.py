@@ -8,7 +8,7 @@ import math
 import pytest
 
 from hybridsearch.cli.evaluate import metrics_table
-from tests.cli.support import QUERIES, assert_one_line_error, run_cli
+from tests.cli.support import QUERIES, assert_one_line_error, run_cli, run_here
 
 
 def test_metrics_table():
@@ -23,12 +23,12 @@ def test_metrics_table():
     ]
 
 
-def test_evaluate_matches_ranks_by_hand(built_index, beir_folder, tmp_path, encoder):
+def test_evaluate_matches_ranks_by_hand(built_index, beir_folder, capsys, encoder):
     from hybridsearch import HybridIndex
 
     index, _ = built_index
-    result = run_cli(
-        "evaluate", "--index", str(index), "--beir", str(beir_folder), "--json", cwd=tmp_path
+    result = run_here(
+        capsys, "evaluate", "--index", str(index), "--beir", str(beir_folder), "--json"
     )
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
@@ -49,7 +49,8 @@ def test_evaluate_matches_ranks_by_hand(built_index, beir_folder, tmp_path, enco
         assert values["ndcg@10"] == pytest.approx(sum(ndcg) / 3)
         assert values["mrr@10"] == pytest.approx(sum(mrr) / 3)
         assert values["recall@100"] == pytest.approx(sum(found) / 3)
-    text = run_cli(
+    text = run_here(
+        capsys,
         "evaluate",
         "--index",
         str(index),
@@ -57,7 +58,6 @@ def test_evaluate_matches_ranks_by_hand(built_index, beir_folder, tmp_path, enco
         str(beir_folder),
         "--modes",
         "hybrid",
-        cwd=tmp_path,
     )
     assert text.returncode == 0, text.stderr
     assert text.stdout.splitlines()[0] == f"3 queries (test split of {beir_folder})"

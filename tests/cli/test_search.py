@@ -16,6 +16,7 @@ from tests.cli.support import (
     assert_one_line_error,
     hit_ids,
     run_cli,
+    run_here,
     search_json,
 )
 
@@ -33,9 +34,9 @@ def test_search_text_output(built_index, tmp_path):
     assert "\033[" not in result.stdout  # NO_COLOR, and not a terminal anyway
 
 
-def test_search_explain_prints_plan_and_timings(built_index, tmp_path):
+def test_search_explain_prints_plan_and_timings(built_index, capsys):
     index, _ = built_index
-    result = run_cli("search", "--index", str(index), "honey", "--explain", cwd=tmp_path)
+    result = run_here(capsys, "search", "--index", str(index), "honey", "--explain")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "query: 'honey'"
@@ -43,9 +44,10 @@ def test_search_explain_prints_plan_and_timings(built_index, tmp_path):
     assert any(line.startswith(" 1. bee") for line in lines)
 
 
-def test_search_json_and_explain(built_index, tmp_path):
+def test_search_json_and_explain(built_index, capsys):
     index, _ = built_index
-    result = run_cli(
+    result = run_here(
+        capsys,
         "search",
         "--index",
         str(index),
@@ -58,7 +60,6 @@ def test_search_json_and_explain(built_index, tmp_path):
         "passages",
         "-k",
         "2",
-        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
@@ -70,20 +71,20 @@ def test_search_json_and_explain(built_index, tmp_path):
     assert "total" in payload["timings_ms"]
 
 
-def test_search_json_without_explain_has_only_hits(built_index, tmp_path):
+def test_search_json_without_explain_has_only_hits(built_index, capsys):
     index, _ = built_index
-    result = run_cli("search", "--index", str(index), "sharks", "--json", "-k", "1", cwd=tmp_path)
+    result = run_here(capsys, "search", "--index", str(index), "sharks", "--json", "-k", "1")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert set(payload) == {"query", "hits"}
     assert payload["hits"][0]["doc_id"] == "shark"
 
 
-def test_bad_option_values(built_index, tmp_path):
+def test_bad_option_values(built_index, capsys):
     index, _ = built_index
-    result = run_cli("search", "--index", str(index), "   ", cwd=tmp_path)
+    result = run_here(capsys, "search", "--index", str(index), "   ")
     assert_one_line_error(result, "query is empty")
-    result = run_cli("search", "--index", str(index), "cats", "-k", "0", cwd=tmp_path)
+    result = run_here(capsys, "search", "--index", str(index), "cats", "-k", "0")
     assert_one_line_error(result, "k must be a positive integer")
 
 

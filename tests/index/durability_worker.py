@@ -18,6 +18,8 @@ Worker modes, and the lines they print (one event per line, flushed at once):
 ``churn``   adds, deletes and updates, each committed, a compact every other commit, until the
             file ``stop`` exists: ``committed <gen> <digest>`` per commit.
 ``hold``    opens the index for writing and sleeps: ``holding <pid>``.
+``alternate`` loads the indexes ``versions`` and saves them over the index in turn until
+            killed: ``ready``, then ``saving <n>`` and ``saved <n>`` around each save.
 ``save``    loads the indexes ``versions`` and saves them over the index in turn, for
             ``seconds``: ``saving``, then ``saved <saves> <refused>`` (refused: the
             IndexLockedError another writer causes). With ``writers`` 2 it forks a second
@@ -314,7 +316,29 @@ def _save(command: dict[str, Any], encoder: Any) -> None:
         raise SystemExit(code)
 
 
-MODES = {"random": _random_loop, "churn": _churn, "hold": _hold, "save": _save}
+def _alternate(command: dict[str, Any], encoder: Any) -> None:
+    """Save the indexes ``versions`` over ``path`` in turn until killed: ``ready``, then
+    ``saving <n>`` before and ``saved <n>`` after each save of version n."""
+    from hybridsearch.index.hybrid_index import HybridIndex
+
+    versions = [HybridIndex.load(v, model=encoder, warm_up=False) for v in command["versions"]]
+    _emit("ready")
+    number = 0
+    while True:
+        number += 1
+        version = number % len(versions)
+        _emit(f"saving {version}")
+        versions[version].save(command["path"])
+        _emit(f"saved {version}")
+
+
+MODES = {
+    "random": _random_loop,
+    "churn": _churn,
+    "hold": _hold,
+    "save": _save,
+    "alternate": _alternate,
+}
 
 
 def _run_worker(command: dict[str, Any], encoder: Any) -> None:

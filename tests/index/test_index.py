@@ -20,6 +20,7 @@ from hybridsearch.errors import (
     InvalidInputError,
     ModelMismatchError,
 )
+from hybridsearch.index import storage
 from hybridsearch.index.hybrid_index import HybridIndex
 
 TOPICS = {
@@ -403,6 +404,54 @@ def test_unknown_format_version(saved_index, tmp_path, encoder):
     manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(IndexVersionError, match=r"hybridsearch build /data/corpus\.jsonl --index"):
         HybridIndex.load(copy, model=encoder)
+
+
+def test_a_newer_format_version_names_the_versions_read_and_what_to_do(saved_index, tmp_path):
+    copy = _copy(saved_index, tmp_path)
+    manifest_path = copy / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest.update(format_version=storage.FORMAT_VERSION + 1)
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexVersionError) as refused:
+        HybridIndex.load(copy)
+    message = str(refused.value)
+    assert f"format version {storage.FORMAT_VERSION + 1}" in message
+    assert "newer hybridsearch" in message
+    assert "reads versions 2 and 3" in message
+    assert "pip install -U hybridsearch" in message
+    assert f"--index {copy}" in message  # or rebuild it with this release
+
+
+def _ranking(index: HybridIndex, query: str) -> list[tuple[str, float]]:
+    return [(hit.doc_id, hit.score) for hit in index.search(query, k=5)]
+
+
+def test_an_index_of_the_previous_format_version_loads_and_is_upgraded_by_a_commit(
+    index, tmp_path, encoder, monkeypatch
+):
+    """Version 2 reads as before; a commit records version 3, the other fields kept, so a
+    version-2 release refuses it once commits may carry what that release would ignore."""
+    previous = tmp_path / "previous"
+    with monkeypatch.context() as patched:  # what this code wrote before the bump
+        patched.setattr(storage, "FORMAT_VERSION", 2)
+        index.save(previous)
+    manifest_path = previous / "manifest.json"
+    written = json.loads(manifest_path.read_text())
+    assert written["format_version"] == 2
+    # Commits of releases before the commit held the manifest fields: read from manifest.json.
+    (commit_path,) = previous.glob("commit_*.json")
+    commit = json.loads(commit_path.read_text())
+    assert commit.pop("manifest") is not None
+    commit_path.write_text(json.dumps(commit))
+
+    query = "catch several exceptions in one clause"
+    assert _ranking(HybridIndex.load(previous, model=encoder), query) == _ranking(index, query)
+    with HybridIndex.open(previous, model=encoder) as opened:
+        opened.commit()
+    upgraded = json.loads(manifest_path.read_text())
+    assert upgraded["format_version"] == storage.FORMAT_VERSION == 3
+    assert {**upgraded, "format_version": 2} == written
+    assert _ranking(HybridIndex.load(previous, model=encoder), query) == _ranking(index, query)
 
 
 def test_model_mismatch_is_refused(saved_index, tmp_path, model_path, index):

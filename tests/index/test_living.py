@@ -9,8 +9,10 @@ an embedding cache, so a text has the same vector in both indexes however it was
 
 from __future__ import annotations
 
+import copy
 import random
 
+import numpy as np
 import pytest
 
 from hybridsearch.corpus.documents import Document
@@ -39,6 +41,24 @@ FILTERS = [None, {"lang": "en"}, {"year": {"gte": 2015}}, {"not": {"tags": "x"}}
 TITLES = ["", "Notes"]
 # With a weighted title (BM25F), titles that hold query words, so the weight changes rankings.
 BM25F_TITLES = ["", "Notes", "Green tea", "Coffee beans", "hot water"]
+
+
+@pytest.fixture(scope="module")
+def encoder(encoder):
+    """The session's encoder, its query vectors kept by text: a query is encoded once, not for
+    every one of the ~80 dense searches of a seed. Both indexes compared get the vector the
+    model gives that query alone (``encode_queries`` is batch-invariant), as before."""
+    vectors: dict[str, np.ndarray] = {}
+
+    def encode_queries(texts):
+        missing = [text for text in dict.fromkeys(texts) if text not in vectors]
+        if missing:
+            vectors.update(zip(missing, encoder.encode_queries(missing), strict=True))
+        return np.stack([vectors[text] for text in texts])
+
+    remembering = copy.copy(encoder)  # an Encoder still, so the index takes it as it is
+    remembering.encode_queries = encode_queries
+    return remembering
 
 
 def _document(rng: random.Random, doc_id: str, titles: list[str] = TITLES) -> Document:

@@ -101,7 +101,7 @@ def test_truncated_and_altered_files(tmp_path):
         storage.read_manifest(target)
 
 
-@pytest.mark.parametrize("version", [0, storage.FORMAT_VERSION + 1, "1"])
+@pytest.mark.parametrize("version", [0, 1, storage.FORMAT_VERSION + 1, "1", "3", True, 2.5, None])
 def test_unknown_format_version(tmp_path, version):
     target = tmp_path / "index"
     storage.write_index_directory(target, _writer(b"x"), {})
@@ -111,6 +111,51 @@ def test_unknown_format_version(tmp_path, version):
     manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(IndexVersionError, match="format version"):
         storage.read_manifest(target)
+
+
+def _manifest_at_version(target, version):
+    storage.write_index_directory(target, _writer(b"x"), {"model": {"name": "m"}})
+    manifest_path = target / storage.MANIFEST_NAME
+    manifest = json.loads(manifest_path.read_text())
+    manifest["format_version"] = version
+    manifest_path.write_text(json.dumps(manifest))
+    return manifest
+
+
+def test_the_current_and_previous_format_versions_read(tmp_path):
+    assert storage.FORMAT_VERSION == 3
+    assert storage.READABLE_FORMAT_VERSIONS == (2, 3)
+    for version in (2, 3):
+        _manifest_at_version(tmp_path / f"v{version}", version)
+        assert storage.read_manifest(tmp_path / f"v{version}")["format_version"] == version
+
+
+def test_older_and_newer_versions_are_refused_saying_what_to_do(tmp_path):
+    _manifest_at_version(tmp_path / "old", 1)
+    with pytest.raises(IndexVersionError, match=r"version 1, .*reads versions 2 and 3; rebuild"):
+        storage.read_manifest(tmp_path / "old")
+    _manifest_at_version(tmp_path / "new", 4)
+    with pytest.raises(IndexVersionError, match=r"version 4, written by a newer hybridsearch"):
+        storage.read_manifest(tmp_path / "new")
+
+
+def test_upgrading_the_format_version_keeps_every_other_field(tmp_path):
+    target = tmp_path / "index"
+    written = _manifest_at_version(target, 2)
+    storage.upgrade_format_version(target)
+    upgraded = json.loads((target / storage.MANIFEST_NAME).read_text())
+    assert upgraded == {**written, "format_version": storage.FORMAT_VERSION}
+    assert upgraded["files"]  # still listed, so the checksums are still verified
+    storage.read_manifest(target)
+    storage.upgrade_format_version(tmp_path / "nothing-yet")  # a staging folder: no manifest
+
+
+def test_upgrading_never_downgrades_a_newer_index(tmp_path):
+    target = tmp_path / "index"
+    written = _manifest_at_version(target, storage.FORMAT_VERSION + 1)
+    with pytest.raises(IndexVersionError, match="newer hybridsearch"):
+        storage.upgrade_format_version(target)
+    assert json.loads((target / storage.MANIFEST_NAME).read_text()) == written
 
 
 def test_garbage_manifest(tmp_path):
