@@ -9,7 +9,7 @@ In a notebook both render as HTML tables (see :mod:`hybridsearch.display.html`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
@@ -17,6 +17,7 @@ import numpy as np
 from hybridsearch.display.html import hits_to_html
 from hybridsearch.display.snippets import DEFAULT_SNIPPET_CHARS, best_window
 from hybridsearch.display.terminal import format_breakdown, format_timings
+from hybridsearch.sparse.analysis import Analyzer
 
 if TYPE_CHECKING:
     from hybridsearch.search.legs import LegRanking
@@ -85,13 +86,18 @@ class Hit:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the hit as JSON-ready data."""
-        data = asdict(self)
+        """Return the hit as JSON-ready data (a new dict; metadata copied into a plain dict)."""
+        # Field by field, not dataclasses.asdict: asdict deep-copies every value, and a
+        # server turns ten hits into data per request.
+        data = {name: getattr(self, name) for name in _HIT_FIELDS}
         data["metadata"] = dict(self.metadata)
         return data
 
     def _repr_html_(self) -> str:
         return hits_to_html([self])
+
+
+_HIT_FIELDS = tuple(hit_field.name for hit_field in fields(Hit))
 
 
 def make_hit(
@@ -179,9 +185,14 @@ class Hits(list[Hit]):
         the full passage.
         """
         terms = self.plan.query_terms if self.plan is not None else ()
+        # The index's analyzer remembers each word's terms, so the words every search shows
+        # again are not analysed again (snippets were most of a server's per-request cost).
+        analyzer = self.analyzer
+        if isinstance(analyzer, Analyzer):
+            analyzer = analyzer.analyze_word
         dicts = []
         for hit in self:
-            snippet = best_window(hit.text, terms, self.analyzer, snippet_chars).text
+            snippet = best_window(hit.text, terms, analyzer, snippet_chars).text
             # The snippet right after the text, so a reader of the JSON finds them together.
             data: dict[str, Any] = {}
             for key, value in hit.to_dict().items():

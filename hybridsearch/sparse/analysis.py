@@ -201,6 +201,8 @@ class Analyzer:
         self._stem = _make_stemmer(settings.stemmer)
         # token -> stem; filled lazily. Bounded by the vocabulary of what was analysed.
         self._stem_cache: dict[str, str] = {}
+        # word -> its terms, for highlighters and snippets (:meth:`analyze_word`).
+        self._word_cache: dict[str, tuple[str, ...]] = {}
         self._split = (
             tokenizer if tokenizer is not None else re.compile(str(settings.token_pattern)).findall
         )
@@ -253,6 +255,19 @@ class Analyzer:
                 )
             analyzed.append(self._analyze(text))
         return analyzed
+
+    def analyze_word(self, word: str) -> tuple[str, ...]:
+        """The terms of one word, as :meth:`__call__` gives them, remembered per word.
+
+        Snippets and highlighting match every word of the passages they show to the query's
+        terms; the same words come back in every search of a corpus, so each is analysed
+        once per analyzer (the cache is bounded by the vocabulary shown). Unlike
+        :meth:`__call__`, ``word`` is not type-checked: callers pass regex matches.
+        """
+        terms = self._word_cache.get(word)
+        if terms is None:
+            terms = self._word_cache[word] = tuple(self._analyze(word))
+        return terms
 
     def _analyze(self, text: str, extra_stopwords: frozenset[str] = frozenset()) -> list[str]:
         if self._lowercase:

@@ -201,6 +201,29 @@ def test_openapi_schema_lists_the_endpoints_and_models(client):
     assert client.get("/docs").status_code == 200
 
 
+
+def test_search_bodies_are_exactly_what_the_response_models_describe(client):
+    """The search endpoints encode their responses directly (FastAPI does not validate them):
+    each body must validate against its model and dump back to itself, no field more."""
+    from hybridsearch.server.models import BatchSearchResponse, SearchResponse
+
+    bodies = [
+        (SearchResponse, "/search", {"query": "honey bees", "k": 3}),
+        (SearchResponse, "/search", {"query": "night birds", "unit": "passages", "explain": True}),
+        (BatchSearchResponse, "/search/batch", {"queries": ["cats", "frogs"], "mode": "bm25"}),
+    ]
+    for model, path, body in bodies:
+        response = client.post(path, json=body)
+        assert response.status_code == 200 and response.headers["content-type"] == (
+            "application/json"
+        )
+        payload = response.json()
+        assert model.model_validate(payload).model_dump(mode="json") == payload, path
+    schema = client.get("/openapi.json").json()
+    for path, model in (("/search", "SearchResponse"), ("/search/batch", "BatchSearchResponse")):
+        ok = schema["paths"][path]["post"]["responses"]["200"]["content"]["application/json"]
+        assert ok["schema"]["$ref"].endswith(f"/{model}")
+
 # -- limits, keys, leaks ---------------------------------------------------------------------------
 
 
