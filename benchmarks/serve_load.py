@@ -362,8 +362,18 @@ def summarise(results, mixed, stats, args) -> dict[str, Any]:
         "levels": results,
         "mixed": mixed,
         "server_query_batching": stats.get("query_batching"),
+        "server_stack": server_stack(),
+        "client": "raw asyncio streams, one keep-alive connection per concurrent client",
         "targets": targets,
     }
+
+
+def server_stack() -> dict[str, bool]:
+    """Whether uvicorn's C parts are installed (it uses them when they are): the server runs
+    with this interpreter and this PYTHONPATH."""
+    import importlib.util
+
+    return {name: importlib.util.find_spec(name) is not None for name in ("httptools", "uvloop")}
 
 
 def format_level(result: dict) -> str:
@@ -388,7 +398,8 @@ def write_markdown(name: str, payload: dict[str, Any]) -> Path:
         "on the same cores (client: raw asyncio streams, one keep-alive connection per concurrent "
         "client). Hybrid search, k=10, scifact test queries, "
         f"{payload['requests_per_level']} requests per level, max_wait_ms "
-        f"{payload['max_wait_ms']:g}.",
+        f"{payload['max_wait_ms']:g}. uvicorn's C parts installed (used when present): "
+        f"{payload['server_stack']}.",
         "",
         "| concurrency | HTTP req/s | in-process search_batch q/s | ratio | p50 ms | p95 ms "
         "| p99 ms | errors | server CPU ms/req | client CPU ms/req |",

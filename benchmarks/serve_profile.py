@@ -102,6 +102,7 @@ def time_phases(index_path: Path, queries: list[str]) -> dict[str, float]:
         request = timed("parse + validate request", SearchRequest.model_validate_json, body)
         hits = timed("search (search_batch of 1)", index.search_batch, [query], TOP_K)[0]
         dicts = timed("hits -> dicts, with snippets", hits.to_dicts)
+        timed("hits -> dicts, with snippets, again", hits.to_dicts)  # words seen before
         timed("hits -> dicts, no snippets", lambda hits=hits: [hit.to_dict() for hit in hits])
         generation = index.generation
         model = timed(
@@ -147,7 +148,22 @@ async def time_requests(port: int, pid: int, queries: list[str]) -> dict[str, fl
         "server process (all threads)": 1000 * server_cpu / count,
         "client (lean, this process)": 1000 * client / count,
         "wall per request": 1000 * wall / count,
+        "client (httpx.AsyncClient, for comparison)": await httpx_client_cpu(port, queries),
     }
+
+
+async def httpx_client_cpu(port: int, queries: list[str]) -> float:
+    """CPU ms per request of an httpx AsyncClient (the benchmark's former client)."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+        for query in queries[:20]:
+            await client.post("/search", json={"query": query, "k": TOP_K})
+        before = cpu_seconds()
+        for query in queries:
+            response = await client.post("/search", json={"query": query, "k": TOP_K})
+            assert response.status_code == 200 and response.json()["hits"]
+        return 1000 * (cpu_seconds() - before) / len(queries)
 
 
 if __name__ == "__main__":

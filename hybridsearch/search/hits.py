@@ -176,13 +176,16 @@ class Hits(list[Hit]):
         lines.extend(format_breakdown(self))
         return "\n".join(lines)
 
-    def to_dicts(self, snippet_chars: int = DEFAULT_SNIPPET_CHARS) -> list[dict[str, Any]]:
+    def to_dicts(
+        self, snippet_chars: int = DEFAULT_SNIPPET_CHARS, *, snippets: bool = True
+    ) -> list[dict[str, Any]]:
         """Return the hits as JSON-ready data, each with a ``snippet`` beside its ``text``.
 
         The snippet is the passage's best-matching window for the plan's query terms
         (:func:`~hybridsearch.display.snippets.best_window`, at most ``snippet_chars``
         characters of the passage, whitespace collapsed, ``…`` where it cuts); ``text`` stays
-        the full passage.
+        the full passage. With ``snippets=False`` the snippet is ``""`` and costs nothing
+        (a client that shows whole passages saves the matching of every word).
         """
         terms = self.plan.query_terms if self.plan is not None else ()
         # The index's analyzer remembers each word's terms, so the words every search shows
@@ -192,7 +195,7 @@ class Hits(list[Hit]):
             analyzer = analyzer.analyze_word
         dicts = []
         for hit in self:
-            snippet = best_window(hit.text, terms, analyzer, snippet_chars).text
+            snippet = best_window(hit.text, terms, analyzer, snippet_chars).text if snippets else ""
             # The snippet right after the text, so a reader of the JSON finds them together.
             data: dict[str, Any] = {}
             for key, value in hit.to_dict().items():

@@ -233,7 +233,7 @@ def _search_json(index: Any, queries: list[str], request: SearchOptionsModel, ba
     results = [
         {
             "query": query,
-            "hits": hits.to_dicts(),
+            "hits": hits.to_dicts(snippets=request.snippets),
             "generation": generation,
             "plan": hits.plan.to_dict() if request.explain else None,
             "timings_ms": hits.timings if request.explain else None,

@@ -56,3 +56,9 @@ def test_snippets_through_the_word_cache_equal_those_of_the_plain_analyzer():
     expected = best_window(TEXT, ("tupl", "rang"), Analyzer(), 70).text  # no word cache
     assert [data["snippet"] for data in hits.to_dicts(snippet_chars=70)] == [expected]
     assert hits.to_dicts(snippet_chars=70)[0]["snippet"] == expected  # cache warm
+
+
+def test_to_dicts_without_snippets_keeps_the_field_empty():
+    (data,) = _hits(("tupl",)).to_dicts(snippets=False)
+    (full,) = _hits(("tupl",)).to_dicts()
+    assert list(data) == list(full) and data == full | {"snippet": ""}

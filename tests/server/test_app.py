@@ -65,6 +65,14 @@ def test_batch_search_equals_each_query_searched_alone(client, index):
         assert_same_hits(result["hits"], index.search(query, 2).to_dicts())
 
 
+
+def test_snippets_can_be_left_out(client, index):
+    body = {"query": "which animal makes honey", "k": 3}
+    plain = client.post("/search", json=body | {"snippets": False}).json()["hits"]
+    expected = index.search(body["query"], 3).to_dicts()
+    assert expected[0]["snippet"]  # a snippet by default
+    assert_same_hits(plain, [hit | {"snippet": ""} for hit in expected])
+
 def test_a_bad_filter_or_option_is_a_422_naming_it(client):
     response = client.post("/search", json={"query": "cats", "filter": {"year": {"gte": "x"}}})
     assert response.status_code == 422 and "year" in response.json()["detail"]
