@@ -45,23 +45,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=default_data_path("scifact"))
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--name", default="serve_profile", help="results file name")
+    parser.add_argument("--http-only", action="store_true", help="skip the in-process phases")
+    parser.add_argument("--stub-server", type=int, help=argparse.SUPPRESS)  # see stub_server
+    parser.add_argument("--stub-only", action="store_true", help="only the stub-index server")
+    parser.add_argument(
+        "--no-snippets", action="store_true", help='stub requests ask "snippets": false'
+    )
     args = parser.parse_args(argv)
+    if args.stub_server:
+        return stub_server(args.index, args.data, args.stub_server)
     queries = load_beir(args.data, split="test").query_texts
     queries = [queries[number % len(queries)] for number in range(args.requests)]
 
-    phases = time_phases(args.index, queries)
-    print("in-process phases, CPU ms per request:")
+    phases = {} if args.http_only else time_phases(args.index, queries)
+    if phases:
+        print("in-process phases, CPU ms per request:")
     for name, value in phases.items():
         print(f"  {name:<40} {value:7.3f}")
-    port = free_port()
-    server = start_server(args.index, port, 5.0)
-    try:
-        wait_ready(f"http://127.0.0.1:{port}", server)
-        whole = asyncio.run(time_requests(port, server.pid, queries))
-    finally:
-        stop_server(server)
+    whole: dict[str, float] = {}
+    if not args.stub_only:
+        port = free_port()
+        server = start_server(args.index, port, 5.0)
+        try:
+            wait_ready(f"http://127.0.0.1:{port}", server)
+            whole = asyncio.run(time_requests(port, server.pid, queries))
+        finally:
+            stop_server(server)
+    stub = asyncio.run(time_stub_stack(args, queries))
     print("over HTTP, one request at a time, CPU ms per request:")
-    for name, value in whole.items():
+    for name, value in (whole | stub).items():
         print(f"  {name:<40} {value:7.3f}")
     path = write_results(
         args.name,
@@ -164,6 +176,70 @@ async def httpx_client_cpu(port: int, queries: list[str]) -> float:
             response = await client.post("/search", json={"query": query, "k": TOP_K})
             assert response.status_code == 200 and response.json()["hits"]
         return 1000 * (cpu_seconds() - before) / len(queries)
+
+
+# -- the HTTP stack alone: a server whose index answers at once ---------------------------------
+
+
+class StubIndex:
+    """Answers every search with hits found once, in advance: a server over it spends its CPU
+    on HTTP, routing, validation, hits -> data (snippets included) and JSON, not on search."""
+
+    def __init__(self, hits_by_query: dict[str, Any]) -> None:
+        self.hits_by_query = hits_by_query
+        self.generation = 1
+        self.encoder = None
+
+    def search_batch(self, queries: list[str], k: int = 10, **options: Any) -> list[Any]:
+        return [self.hits_by_query[query] for query in queries]
+
+
+def stub_server(index_path: Path, data: Path, port: int) -> int:
+    """Serve a :class:`StubIndex` holding the hits of the first 50 test queries."""
+    import uvicorn
+
+    from hybridsearch import HybridIndex
+    from hybridsearch.server import create_app
+
+    index = HybridIndex.load(index_path)
+    queries = load_beir(data, split="test").query_texts[:50]
+    hits = dict(zip(queries, index.search_batch(queries, TOP_K), strict=True))
+    app = create_app(StubIndex(hits), batch_queries=False)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    return 0
+
+
+async def time_stub_stack(args: Any, queries: list[str]) -> dict[str, float]:
+    """Server CPU per request over a :class:`StubIndex`: the cost around the search."""
+    import subprocess
+
+    import psutil
+
+    port = free_port()
+    command = [sys.executable, __file__, "--index", str(args.index), "--data", str(args.data),
+               "--stub-server", str(port)]  # fmt: skip
+    server = subprocess.Popen(command)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", server)
+        stub_queries = load_beir(args.data, split="test").query_texts[:50]
+        connection = Connection("127.0.0.1", port)
+        process = psutil.Process(server.pid)
+        extra = {"snippets": False} if args.no_snippets else {}
+        for query in stub_queries * 2:  # warm: caches, the word cache of the snippets
+            await connection.request("POST", "/search", {"query": query, "k": TOP_K} | extra)
+        before = sum(process.cpu_times()[:2])
+        count = 0
+        for query in stub_queries * 8:
+            body = {"query": query, "k": TOP_K} | extra
+            status, _ = await connection.request("POST", "/search", body)
+            assert status == 200
+            count += 1
+        spent = sum(process.cpu_times()[:2]) - before
+        await connection.close()
+    finally:
+        stop_server(server)
+    name = "server over a stub index (no search)" + (", no snippets" if args.no_snippets else "")
+    return {name: 1000 * spent / count}
 
 
 if __name__ == "__main__":
