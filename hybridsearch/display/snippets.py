@@ -91,6 +91,8 @@ def _matches(
     text: str, query_terms: frozenset[str], analyzer: WordAnalyzer | None
 ) -> list[tuple[int, str]]:
     """(position, term) of every word of ``text`` that the analyzer maps to a query term."""
+    if not query_terms:  # a dense-only search: nothing to match
+        return []
     # Each distinct word is analysed once (a passage repeats its words); the positions are
     # looked up only when some word matches.
     term_of: dict[str, str] = {}

@@ -24,6 +24,9 @@ __all__ = ["DEFAULT_TOKEN_PATTERN", "LUCENE_ENGLISH_STOPWORDS", "Analyzer", "Ana
 #: Single characters ("a", "x", "2") carry little for ranking and are dropped.
 DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 
+#: Words :meth:`Analyzer.analyze_word` remembers at most (a few tens of MB of words and terms).
+WORD_CACHE_SIZE = 200_000
+
 # nltk 3's Snowball stemmer names, so settings validate without importing nltk (about 2 s);
 # a name outside this list is looked up in the installed nltk, which may know more.
 _SNOWBALL_LANGUAGES = (
@@ -261,12 +264,16 @@ class Analyzer:
 
         Snippets and highlighting match every word of the passages they show to the query's
         terms; the same words come back in every search of a corpus, so each is analysed
-        once per analyzer (the cache is bounded by the vocabulary shown). Unlike
-        :meth:`__call__`, ``word`` is not type-checked: callers pass regex matches.
+        once per analyzer. The cache holds at most :data:`WORD_CACHE_SIZE` words (then it
+        starts again empty), so a server that shows a large corpus for months stays bounded.
+        Unlike :meth:`__call__`, ``word`` is not type-checked: callers pass regex matches.
         """
-        terms = self._word_cache.get(word)
+        cache = self._word_cache
+        terms = cache.get(word)
         if terms is None:
-            terms = self._word_cache[word] = tuple(self._analyze(word))
+            if len(cache) >= WORD_CACHE_SIZE:
+                cache.clear()
+            terms = cache[word] = tuple(self._analyze(word))
         return terms
 
     def _analyze(self, text: str, extra_stopwords: frozenset[str] = frozenset()) -> list[str]:

@@ -348,3 +348,13 @@ def test_analyze_word_equals_the_analyzer_and_remembers_each_word():
     ]
     assert analyzer.analyze_word("the") == ()  # a stopword has no terms
     assert analyzer.analyze_word("Running") is analyzer.analyze_word("Running")  # remembered
+
+
+def test_the_word_cache_starts_again_when_full(monkeypatch):
+    from hybridsearch.sparse import analysis
+
+    monkeypatch.setattr(analysis, "WORD_CACHE_SIZE", 3)
+    analyzer = Analyzer()
+    for word in ["cats", "dogs", "owls", "bees"]:
+        assert analyzer.analyze_word(word) == tuple(analyzer(word))
+    assert len(analyzer._word_cache) == 1  # cleared at the fourth word, then "bees" added
