@@ -3,7 +3,8 @@
 Starts ``hybridsearch serve`` on a free loopback port over a copy of an index (scifact by
 default; the copy is what the mixed run writes to), then per concurrency level sends a fixed
 number of ``POST /search`` requests (the scifact test queries, cycled; hybrid, k=10) from that
-many concurrent clients (asyncio + httpx, one event loop) and reports requests/s, p50/p95/p99
+many concurrent clients (one event loop, one keep-alive connection each, the lean client of
+``benchmarks/_lean_client.py``: raw asyncio streams) and reports requests/s, p50/p95/p99
 latency and errors. Just before each level, with the server idle, it times the in-process
 ``HybridIndex.search_batch`` on the queries that level sends (one call): the ratio of the two
 is the figure (the HTTP server batches query encodes across requests; in-process search_batch
@@ -17,7 +18,9 @@ each; afterwards it checks that every acknowledged write is in the index: throug
 Targets (the issue's, on a 2-core machine): 0 errors at every level; at concurrency 16,
 throughput >= 0.7x in-process batched search and p99 <= 10x the single-request p50.
 
-The client runs on the same cores as the server, so its own CPU use is part of the figures.
+The client runs on the same cores as the server, so its own CPU use is part of the figures:
+each level reports the CPU per request of the server process (all threads, from ``/proc``) and
+of this client process (``getrusage``).
 
 Usage (from the repository root; copy an index first, e.g. cp -r /work/main/indexes/scifact
 indexes/):
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import socket
@@ -42,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
 from _common import REPO_ROOT, RESULTS_DIR, default_data_path, load_beir, write_results
+from _lean_client import Connection, cpu_seconds
 
 LEVELS = (1, 4, 16, 64)
 TOP_K = 10
@@ -76,12 +81,12 @@ def main(argv: list[str] | None = None) -> int:
                 # The machine's load drifts: each level gets its own in-process figure, taken
                 # just before it on the queries it sends, with the server idle.
                 in_process = baseline.time(cycled(queries, args.requests))
-                result = asyncio.run(run_level(base, queries, level, args.requests))
+                result = asyncio.run(run_level(port, server.pid, queries, level, args.requests))
                 result["in_process_queries_per_s"] = in_process["queries_per_s"]
                 result["ratio"] = result["requests_per_s"] / in_process["queries_per_s"]
                 results.append(result)
                 print(format_level(result), flush=True)
-            mixed = asyncio.run(run_mixed(base, queries, 16, args.requests, args.mixed_writes))
+            mixed = asyncio.run(run_mixed(port, queries, 16, args.requests, args.mixed_writes))
             stats = http_get(base, "/stats")
         finally:
             stop_server(server)
@@ -141,7 +146,9 @@ def start_server(index: Path, port: int, max_wait_ms: float) -> subprocess.Popen
         sys.executable, "-m", "hybridsearch", "serve", "--index", str(index),
         "--port", str(port), "--max-wait-ms", str(max_wait_ms), "--log-level", "warning",
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1"}
+    # The caller's PYTHONPATH stays after the repository (extra packages installed aside).
+    path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path, "HF_HUB_OFFLINE": "1"}
     with open(index.parent / "server.log", "w") as log:
         return subprocess.Popen(command, env=env, stdout=log, stderr=log)
 
@@ -180,40 +187,70 @@ def http_get(base: str, path: str) -> Any:
 # -- load ---------------------------------------------------------------------------------------
 
 
-async def run_level(base: str, queries: list[str], concurrency: int, requests: int) -> dict:
-    """``requests`` searches from ``concurrency`` clients; latency of each, errors."""
-    import httpx
-
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
-        await search_load(client, queries, concurrency, min(requests, 2 * concurrency), 0)  # warm
+async def run_level(
+    port: int, server_pid: int, queries: list[str], concurrency: int, requests: int
+) -> dict:
+    """``requests`` searches from ``concurrency`` clients; latency of each, errors, and the
+    CPU the server and this client spent per request."""
+    connections = [Connection("127.0.0.1", port) for _ in range(concurrency)]
+    try:
+        await search_load(connections, queries, min(requests, 2 * concurrency), 0)  # warm
+        cpu = CpuMeter(server_pid)
         started = time.perf_counter()
-        latencies, errors = await search_load(client, queries, concurrency, requests, 0)
+        latencies, errors = await search_load(connections, queries, requests, 0)
         seconds = time.perf_counter() - started
-    return level_result(concurrency, latencies, errors, seconds)
+        spent = cpu.per_request(len(latencies))
+    finally:
+        for connection in connections:
+            await connection.close()
+    return level_result(concurrency, latencies, errors, seconds) | spent
+
+
+class CpuMeter:
+    """CPU seconds the server process (all its threads) and this client process spend from
+    now on: the client shares the cores, so its cost is reported beside the server's."""
+
+    def __init__(self, server_pid: int) -> None:
+        import psutil
+
+        self.server = psutil.Process(server_pid)
+        self.server_start = sum(self.server.cpu_times()[:2])
+        self.client_start = cpu_seconds()
+
+    def per_request(self, requests: int) -> dict[str, float]:
+        """Server and client CPU milliseconds per request since this meter started."""
+        server = sum(self.server.cpu_times()[:2]) - self.server_start
+        client = cpu_seconds() - self.client_start
+        return {
+            "server_cpu_ms_per_request": 1000 * server / max(requests, 1),
+            "client_cpu_ms_per_request": 1000 * client / max(requests, 1),
+        }
 
 
 async def search_load(
-    client: Any, queries: list[str], concurrency: int, requests: int, offset: int
+    connections: list[Connection], queries: list[str], requests: int, offset: int
 ) -> tuple[list[float], int]:
+    """One worker per connection, taking request numbers from a shared counter."""
     next_request = iter(range(requests))
     latencies: list[float] = []
     errors = 0
 
-    async def worker() -> None:
+    async def worker(connection: Connection) -> None:
         nonlocal errors
         for number in next_request:
             query = queries[(offset + number) % len(queries)]
             started = time.perf_counter()
             try:
-                response = await client.post("/search", json={"query": query, "k": TOP_K})
-                ok = response.status_code == 200 and len(response.json()["hits"]) > 0
+                status, body = await connection.request(
+                    "POST", "/search", {"query": query, "k": TOP_K}
+                )
+                ok = status == 200 and len(json.loads(body)["hits"]) > 0
             except Exception:
                 ok = False
             latencies.append((time.perf_counter() - started) * 1000)
             errors += not ok
 
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(connection) for connection in connections))
     return latencies, errors
 
 
@@ -232,43 +269,45 @@ def level_result(concurrency: int, latencies: list[float], errors: int, seconds:
 
 
 async def run_mixed(
-    base: str, queries: list[str], concurrency: int, requests: int, writes: int
+    port: int, queries: list[str], concurrency: int, requests: int, writes: int
 ) -> dict:
     """Searches at ``concurrency`` while one client adds ``writes`` documents, one each."""
-    import httpx
-
     run_id = f"load-{os.getpid()}-{int(time.time())}"
-    limits = httpx.Limits(max_connections=concurrency + 1)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
-        acknowledged: list[str] = []
-        write_ms: list[float] = []
-        write_errors = 0
+    connections = [Connection("127.0.0.1", port) for _ in range(concurrency)]
+    write_connection = Connection("127.0.0.1", port)
+    acknowledged: list[str] = []
+    write_ms: list[float] = []
+    write_errors = 0
 
-        async def writer() -> None:
-            nonlocal write_errors
-            for number in range(writes):
-                doc_id = f"{run_id}-{number}"
-                text = f"Load test document {number}: {queries[number % len(queries)]}"
-                started = time.perf_counter()
-                response = await client.post(
-                    "/documents", json={"documents": [{"id": doc_id, "text": text}]}
-                )
-                write_ms.append((time.perf_counter() - started) * 1000)
-                if response.status_code == 200 and response.json()["generation"] is not None:
-                    acknowledged.append(doc_id)
-                else:
-                    write_errors += 1
+    async def writer() -> None:
+        nonlocal write_errors
+        for number in range(writes):
+            doc_id = f"{run_id}-{number}"
+            text = f"Load test document {number}: {queries[number % len(queries)]}"
+            started = time.perf_counter()
+            status, body = await write_connection.request(
+                "POST", "/documents", {"documents": [{"id": doc_id, "text": text}]}
+            )
+            write_ms.append((time.perf_counter() - started) * 1000)
+            if status == 200 and json.loads(body)["generation"] is not None:
+                acknowledged.append(doc_id)
+            else:
+                write_errors += 1
 
+    try:
         started = time.perf_counter()
         (latencies, errors), _ = await asyncio.gather(
-            search_load(client, queries, concurrency, requests, 7), writer()
+            search_load(connections, queries, requests, 7), writer()
         )
         seconds = time.perf_counter() - started
         missing = [
             doc_id
             for doc_id in acknowledged
-            if (await client.get(f"/documents/{doc_id}")).status_code != 200
+            if (await write_connection.request("GET", f"/documents/{doc_id}"))[0] != 200
         ]
+    finally:
+        for connection in [*connections, write_connection]:
+            await connection.close()
     searches = level_result(concurrency, latencies, errors, seconds)
     return {
         "searches": searches,
@@ -323,8 +362,18 @@ def summarise(results, mixed, stats, args) -> dict[str, Any]:
         "levels": results,
         "mixed": mixed,
         "server_query_batching": stats.get("query_batching"),
+        "server_stack": server_stack(),
+        "client": "raw asyncio streams, one keep-alive connection per concurrent client",
         "targets": targets,
     }
+
+
+def server_stack() -> dict[str, bool]:
+    """Whether uvicorn's C parts are installed (it uses them when they are): the server runs
+    with this interpreter and this PYTHONPATH."""
+    import importlib.util
+
+    return {name: importlib.util.find_spec(name) is not None for name in ("httptools", "uvloop")}
 
 
 def format_level(result: dict) -> str:
@@ -332,6 +381,8 @@ def format_level(result: dict) -> str:
         f"c={result['concurrency']:>3}: {result['requests_per_s']:7.1f} req/s  "
         f"p50 {result['p50_ms']:7.1f} ms  p95 {result['p95_ms']:7.1f} ms  "
         f"p99 {result['p99_ms']:7.1f} ms  errors {result['errors']}  "
+        f"CPU/req server {result['server_cpu_ms_per_request']:.1f} ms "
+        f"client {result['client_cpu_ms_per_request']:.2f} ms  "
         f"(in-process {result['in_process_queries_per_s']:.1f} q/s, ratio {result['ratio']:.2f})"
     )
 
@@ -344,20 +395,23 @@ def write_markdown(name: str, payload: dict[str, Any]) -> Path:
         f"{os.cpu_count()}-core machine, 1-minute load average "
         f"{payload.get('load_average_start', 'not recorded')} "
         "when the run started (above ~1 means other jobs shared the cores); client and server "
-        "on the same cores. Hybrid search, k=10, scifact test queries, "
+        "on the same cores (client: raw asyncio streams, one keep-alive connection per concurrent "
+        "client). Hybrid search, k=10, scifact test queries, "
         f"{payload['requests_per_level']} requests per level, max_wait_ms "
-        f"{payload['max_wait_ms']:g}.",
+        f"{payload['max_wait_ms']:g}. uvicorn's C parts installed (used when present): "
+        f"{payload['server_stack']}.",
         "",
         "| concurrency | HTTP req/s | in-process search_batch q/s | ratio | p50 ms | p95 ms "
-        "| p99 ms | errors |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| p99 ms | errors | server CPU ms/req | client CPU ms/req |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for level in payload["levels"]:
         lines.append(
             f"| {level['concurrency']} | {level['requests_per_s']:.1f} | "
             f"{level['in_process_queries_per_s']:.1f} | {level['ratio']:.2f} | "
             f"{level['p50_ms']:.1f} | "
-            f"{level['p95_ms']:.1f} | {level['p99_ms']:.1f} | {level['errors']} |"
+            f"{level['p95_ms']:.1f} | {level['p99_ms']:.1f} | {level['errors']} | "
+            f"{level['server_cpu_ms_per_request']:.1f} | {level['client_cpu_ms_per_request']:.2f} |"
         )
     mixed = payload["mixed"]
     searches = mixed["searches"]

@@ -91,16 +91,24 @@ def _matches(
     text: str, query_terms: frozenset[str], analyzer: WordAnalyzer | None
 ) -> list[tuple[int, str]]:
     """(position, term) of every word of ``text`` that the analyzer maps to a query term."""
-    found = []
-    analysed: dict[str, list[str]] = {}
-    for match in _WORD.finditer(text):
-        word = match.group()
-        if word not in analysed:
-            analysed[word] = list(analyzer(word)) if analyzer is not None else [word.lower()]
-        for term in analysed[word]:
+    if not query_terms:  # a dense-only search: nothing to match
+        return []
+    # Each distinct word is analysed once (a passage repeats its words); the positions are
+    # looked up only when some word matches.
+    term_of: dict[str, str] = {}
+    for word in set(_WORD.findall(text)):
+        terms = analyzer(word) if analyzer is not None else (word.lower(),)
+        for term in terms:
             if term in query_terms:
-                found.append((match.start(), term))
+                term_of[word] = term
                 break
+    if not term_of:
+        return []
+    found = []
+    for match in _WORD.finditer(text):
+        term = term_of.get(match.group())
+        if term is not None:
+            found.append((match.start(), term))
     return found
 
 

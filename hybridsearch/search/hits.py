@@ -9,7 +9,7 @@ In a notebook both render as HTML tables (see :mod:`hybridsearch.display.html`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
@@ -17,6 +17,7 @@ import numpy as np
 from hybridsearch.display.html import hits_to_html
 from hybridsearch.display.snippets import DEFAULT_SNIPPET_CHARS, best_window
 from hybridsearch.display.terminal import format_breakdown, format_timings
+from hybridsearch.sparse.analysis import Analyzer
 
 if TYPE_CHECKING:
     from hybridsearch.search.legs import LegRanking
@@ -85,13 +86,18 @@ class Hit:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the hit as JSON-ready data."""
-        data = asdict(self)
+        """Return the hit as JSON-ready data (a new dict; metadata copied into a plain dict)."""
+        # Field by field, not dataclasses.asdict: asdict deep-copies every value, and a
+        # server turns ten hits into data per request.
+        data = {name: getattr(self, name) for name in _HIT_FIELDS}
         data["metadata"] = dict(self.metadata)
         return data
 
     def _repr_html_(self) -> str:
         return hits_to_html([self])
+
+
+_HIT_FIELDS = tuple(hit_field.name for hit_field in fields(Hit))
 
 
 def make_hit(
@@ -170,18 +176,26 @@ class Hits(list[Hit]):
         lines.extend(format_breakdown(self))
         return "\n".join(lines)
 
-    def to_dicts(self, snippet_chars: int = DEFAULT_SNIPPET_CHARS) -> list[dict[str, Any]]:
+    def to_dicts(
+        self, snippet_chars: int = DEFAULT_SNIPPET_CHARS, *, snippets: bool = True
+    ) -> list[dict[str, Any]]:
         """Return the hits as JSON-ready data, each with a ``snippet`` beside its ``text``.
 
         The snippet is the passage's best-matching window for the plan's query terms
         (:func:`~hybridsearch.display.snippets.best_window`, at most ``snippet_chars``
         characters of the passage, whitespace collapsed, ``…`` where it cuts); ``text`` stays
-        the full passage.
+        the full passage. With ``snippets=False`` the snippet is ``""`` and costs nothing
+        (a client that shows whole passages saves the matching of every word).
         """
         terms = self.plan.query_terms if self.plan is not None else ()
+        # The index's analyzer remembers each word's terms, so the words every search shows
+        # again are not analysed again (snippets were most of a server's per-request cost).
+        analyzer = self.analyzer
+        if isinstance(analyzer, Analyzer):
+            analyzer = analyzer.analyze_word
         dicts = []
         for hit in self:
-            snippet = best_window(hit.text, terms, self.analyzer, snippet_chars).text
+            snippet = best_window(hit.text, terms, analyzer, snippet_chars).text if snippets else ""
             # The snippet right after the text, so a reader of the JSON finds them together.
             data: dict[str, Any] = {}
             for key, value in hit.to_dict().items():

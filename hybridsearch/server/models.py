@@ -65,6 +65,11 @@ class SearchOptionsModel(_Request):
         None, description="pseudo-relevance feedback on the BM25 leg (RM3)"
     )
     explain: bool = Field(False, description="add the plan and the timings to each result")
+    snippets: bool = Field(
+        True,
+        description='give each hit its best-matching window (false: snippet is "", '
+        "which saves matching every word of the hits to the query)",
+    )
 
 
 class SearchRequest(SearchOptionsModel):

@@ -1,8 +1,17 @@
 """The endpoints of :func:`hybridsearch.server.app.create_app` (documented there).
 
-Endpoints are plain ``def`` functions: FastAPI runs them in its thread pool, so searches run
-side by side (the query encodes meet in the batching encoder), and a write blocks only its
-own thread while it holds the writer lock.
+Searches run in the server's thread pool, side by side (the query encodes meet in the batching
+encoder); a write (a plain ``def`` endpoint, run in the pool too) blocks only its own thread
+while it holds the writer lock.
+
+The search endpoints are the hot path, so each costs one thread-pool hop and one JSON
+encoding: the endpoint is ``async``, checks the limits on the event loop, and hands the search
+*and* the encoding of its response to one pool thread (:func:`_search_json`), which turns the
+hits into plain data and dumps them with ``pydantic_core.to_json``. The response models stay
+declared (``response_model``), so the OpenAPI schema and ``/docs`` describe the responses, but
+FastAPI does not validate and dump them again: the endpoint returns the encoded ``Response``.
+The tests check the bytes against the models. The key checks are ``async`` too: a plain
+``def`` dependency would cost a pool hop of its own.
 """
 
 from __future__ import annotations
@@ -52,7 +61,8 @@ def add_routes(app: Any, state: Any, key_header: str) -> None:
 
 
 def _access(state: Any, key_header: str) -> tuple[list[Any], list[Any]]:
-    """The dependencies that guard the read and the write endpoints (the API key)."""
+    """The dependencies that guard the read and the write endpoints (the API key); ``async``
+    because they do no blocking work (a sync dependency runs in the thread pool)."""
     from fastapi import Depends, HTTPException, Security
     from fastapi.security import APIKeyHeader
 
@@ -64,11 +74,11 @@ def _access(state: Any, key_header: str) -> tuple[list[Any], list[Any]]:
                 401, f"{protects} need the API key in the {key_header} header (missing or wrong)"
             )
 
-    def reader(given: str | None = Security(header)) -> None:
+    async def reader(given: str | None = Security(header)) -> None:
         if not state.open_reads:
             check_key(given, "the read endpoints")
 
-    def writer(given: str | None = Security(header)) -> None:
+    async def writer(given: str | None = Security(header)) -> None:
         check_key(given, "the write endpoints")
 
     return [Depends(reader)], [Depends(writer)]
@@ -78,7 +88,7 @@ def _add_health_routes(app: Any, state: Any) -> None:
     from fastapi.responses import JSONResponse
 
     @app.get("/health/live", response_model=HealthResponse, tags=["health"])
-    def live() -> HealthResponse:
+    async def live() -> HealthResponse:
         """Liveness: the process answers (whether or not the index is loaded yet)."""
         return HealthResponse(status=state.status, ready=state.index is not None)
 
@@ -88,7 +98,7 @@ def _add_health_routes(app: Any, state: Any) -> None:
         tags=["health"],
         responses={503: {"model": HealthResponse}},
     )
-    def ready() -> Any:
+    async def ready() -> Any:
         """Readiness: 200 once the index and its model are loaded, 503 before (or if failed)."""
         health = HealthResponse(status=state.status, ready=state.index is not None)
         return health if health.ready else JSONResponse(health.model_dump(), status_code=503)
@@ -96,10 +106,18 @@ def _add_health_routes(app: Any, state: Any) -> None:
 
 def _add_read_routes(app: Any, state: Any, reads: list[Any]) -> None:
     from fastapi import HTTPException
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, Response
+    from starlette.concurrency import run_in_threadpool
 
     def ready_index() -> Any:
         return _ready_index(state, HTTPException)
+
+    async def search_response(
+        queries: list[str], request: SearchOptionsModel, batch: bool
+    ) -> Response:
+        state.limits.check_k(request.k)
+        body = await run_in_threadpool(_search_json, ready_index(), queries, request, batch)
+        return Response(body, media_type="application/json")
 
     @app.post(
         "/search",
@@ -108,10 +126,10 @@ def _add_read_routes(app: Any, state: Any, reads: list[Any]) -> None:
         responses=_ERRORS,
         dependencies=reads,
     )
-    def search(request: SearchRequest) -> SearchResponse:
+    async def search(request: SearchRequest) -> Any:
         """Search one query; the hits carry each leg's rank and raw score."""
         state.limits.check_queries("query", [request.query])
-        return _search(ready_index(), [request.query], request, state.limits)[0]
+        return await search_response([request.query], request, batch=False)
 
     @app.post(
         "/search/batch",
@@ -120,13 +138,10 @@ def _add_read_routes(app: Any, state: Any, reads: list[Any]) -> None:
         responses=_ERRORS,
         dependencies=reads,
     )
-    def search_batch(
-        request: BatchSearchRequest,
-    ) -> BatchSearchResponse:
+    async def search_batch(request: BatchSearchRequest) -> Any:
         """Search several queries with the same options, on one snapshot of the index."""
         state.limits.check_queries("queries", request.queries)
-        results = _search(ready_index(), request.queries, request, state.limits)
-        return BatchSearchResponse(results=results)
+        return await search_response(request.queries, request, batch=True)
 
     @app.get(
         "/documents/{doc_id}",
@@ -161,51 +176,33 @@ def _add_read_routes(app: Any, state: Any, reads: list[Any]) -> None:
 
 
 def _add_write_routes(app: Any, state: Any, writes: list[Any]) -> None:
-    write_errors = {status: {"model": ErrorResponse} for status in (403, 404, 409)} | _ERRORS
+    # What every write endpoint declares: its response, its errors and the key check.
+    write_route: dict[str, Any] = {
+        "response_model": WriteResponse,
+        "tags": ["documents"],
+        "responses": {status: {"model": ErrorResponse} for status in (403, 404, 409)} | _ERRORS,
+        "dependencies": writes,
+    }
 
-    @app.post(
-        "/documents",
-        response_model=WriteResponse,
-        tags=["documents"],
-        responses=write_errors,
-        dependencies=writes,
-    )
+    @app.post("/documents", **write_route)
     def add(request: WriteRequest) -> WriteResponse:
         """Add documents (409, nothing added, if an id is already held); committed on return."""
         state.limits.check_write("documents", len(request.documents))
         return _write(state, lambda index: index.add(_documents(request)))
 
-    @app.put(
-        "/documents",
-        response_model=WriteResponse,
-        tags=["documents"],
-        responses=write_errors,
-        dependencies=writes,
-    )
+    @app.put("/documents", **write_route)
     def update(request: WriteRequest) -> WriteResponse:
         """Add documents or replace those whose ids are held; committed on return."""
         state.limits.check_write("documents", len(request.documents))
         return _write(state, lambda index: index.update(_documents(request)))
 
-    @app.post(
-        "/documents/delete",
-        response_model=WriteResponse,
-        tags=["documents"],
-        responses=write_errors,
-        dependencies=writes,
-    )
+    @app.post("/documents/delete", **write_route)
     def delete(request: DeleteRequest) -> WriteResponse:
         """Delete documents by id (404, nothing deleted, if one is unknown); committed."""
         state.limits.check_write("ids", len(request.ids))
         return _write(state, lambda index: index.delete(request.ids))
 
-    @app.delete(
-        "/documents/{doc_id}",
-        response_model=WriteResponse,
-        tags=["documents"],
-        responses=write_errors,
-        dependencies=writes,
-    )
+    @app.delete("/documents/{doc_id}", **write_route)
     def delete_one(doc_id: str) -> WriteResponse:
         """Delete one document (404 if it is not held); committed on return."""
         return _write(state, lambda index: index.delete([doc_id]))
@@ -218,28 +215,44 @@ def _ready_index(state: Any, http_exception: Any) -> Any:
     return state.index
 
 
-def _search(
-    index: Any, queries: list[str], request: SearchOptionsModel, limits: Any
-) -> list[SearchResponse]:
-    """Run the queries with the request's options; one response per query."""
-    limits.check_k(request.k)
+def _search_json(index: Any, queries: list[str], request: SearchOptionsModel, batch: bool) -> bytes:
+    """Run the queries with the request's options; the response body, JSON-encoded.
+
+    The data has the fields of :class:`SearchResponse` (each query's result) or
+    :class:`BatchSearchResponse` (``batch``), in their order; the hits are
+    ``Hits.to_dicts()``, the fields of :class:`HitModel`.
+    """
+    import pydantic_core
+
     options = {
         name: getattr(request, name)
         for name in _OPTION_FIELDS
         if getattr(request, name) is not None
     }
     generation = index.generation
-    results = index.search_batch(queries, request.k, **options)
-    return [
-        SearchResponse(
-            query=query,
-            hits=hits.to_dicts(),
-            generation=generation,
-            plan=hits.plan.to_dict() if request.explain else None,
-            timings_ms=hits.timings if request.explain else None,
+    results = [
+        {
+            "query": query,
+            "hits": hits.to_dicts(snippets=request.snippets),
+            "generation": generation,
+            "plan": hits.plan.to_dict() if request.explain else None,
+            "timings_ms": hits.timings if request.explain else None,
+        }
+        for query, hits in zip(
+            queries, index.search_batch(queries, request.k, **options), strict=True
         )
-        for query, hits in zip(queries, results, strict=True)
     ]
+    data = {"results": results} if batch else results[0]
+    # NaN and infinity as null, as the response models would dump them; numpy scalars as
+    # numbers.
+    return pydantic_core.to_json(data, inf_nan_mode="null", fallback=_plain)
+
+
+def _plain(value: Any) -> Any:
+    """A value ``pydantic_core.to_json`` does not know (a numpy scalar or array) as plain data."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot encode a {type(value).__name__} as JSON")
 
 
 def _documents(request: WriteRequest) -> list[Any]:

@@ -25,6 +25,9 @@ __all__ = ["DEFAULT_TOKEN_PATTERN", "LUCENE_ENGLISH_STOPWORDS", "Analyzer", "Ana
 #: Single characters ("a", "x", "2") carry little for ranking and are dropped.
 DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 
+#: Words :meth:`Analyzer.analyze_word` remembers at most (a few tens of MB of words and terms).
+WORD_CACHE_SIZE = 200_000
+
 # nltk 3's Snowball stemmer names, so settings validate without importing nltk (about 2 s);
 # a name outside this list is looked up in the installed nltk, which may know more.
 _SNOWBALL_LANGUAGES = (
@@ -204,6 +207,8 @@ class Analyzer:
         self._stem = _make_stemmer(settings.stemmer)
         # token -> stem; filled lazily. Bounded by the vocabulary of what was analysed.
         self._stem_cache: dict[str, str] = {}
+        # word -> its terms, for highlighters and snippets (:meth:`analyze_word`).
+        self._word_cache: dict[str, tuple[str, ...]] = {}
         self._split = (
             tokenizer if tokenizer is not None else re.compile(str(settings.token_pattern)).findall
         )
@@ -256,6 +261,23 @@ class Analyzer:
                 )
             analyzed.append(self._analyze(text))
         return analyzed
+
+    def analyze_word(self, word: str) -> tuple[str, ...]:
+        """The terms of one word, as :meth:`__call__` gives them, remembered per word.
+
+        Snippets and highlighting match every word of the passages they show to the query's
+        terms; the same words come back in every search of a corpus, so each is analysed
+        once per analyzer. The cache holds at most :data:`WORD_CACHE_SIZE` words (then it
+        starts again empty), so a server that shows a large corpus for months stays bounded.
+        Unlike :meth:`__call__`, ``word`` is not type-checked: callers pass regex matches.
+        """
+        cache = self._word_cache
+        terms = cache.get(word)
+        if terms is None:
+            if len(cache) >= WORD_CACHE_SIZE:
+                cache.clear()
+            terms = cache[word] = tuple(self._analyze(word))
+        return terms
 
     def _analyze(self, text: str, extra_stopwords: frozenset[str] = frozenset()) -> list[str]:
         if self._lowercase:

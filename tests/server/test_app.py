@@ -65,6 +65,14 @@ def test_batch_search_equals_each_query_searched_alone(client, index):
         assert_same_hits(result["hits"], index.search(query, 2).to_dicts())
 
 
+def test_snippets_can_be_left_out(client, index):
+    body = {"query": "which animal makes honey", "k": 3}
+    plain = client.post("/search", json=body | {"snippets": False}).json()["hits"]
+    expected = index.search(body["query"], 3).to_dicts()
+    assert expected[0]["snippet"]  # a snippet by default
+    assert_same_hits(plain, [hit | {"snippet": ""} for hit in expected])
+
+
 def test_a_bad_filter_or_option_is_a_422_naming_it(client):
     response = client.post("/search", json={"query": "cats", "filter": {"year": {"gte": "x"}}})
     assert response.status_code == 422 and "year" in response.json()["detail"]
@@ -199,6 +207,29 @@ def test_openapi_schema_lists_the_endpoints_and_models(client):
     assert {"SearchRequest", "HitModel", "WriteResponse", "StatsResponse"} <= set(components)
     assert components["SearchRequest"]["additionalProperties"] is False
     assert client.get("/docs").status_code == 200
+
+
+def test_search_bodies_are_exactly_what_the_response_models_describe(client):
+    """The search endpoints encode their responses directly (FastAPI does not validate them):
+    each body must validate against its model and dump back to itself, no field more."""
+    from hybridsearch.server.models import BatchSearchResponse, SearchResponse
+
+    bodies = [
+        (SearchResponse, "/search", {"query": "honey bees", "k": 3}),
+        (SearchResponse, "/search", {"query": "night birds", "unit": "passages", "explain": True}),
+        (BatchSearchResponse, "/search/batch", {"queries": ["cats", "frogs"], "mode": "bm25"}),
+    ]
+    for model, path, body in bodies:
+        response = client.post(path, json=body)
+        assert response.status_code == 200 and response.headers["content-type"] == (
+            "application/json"
+        )
+        payload = response.json()
+        assert model.model_validate(payload).model_dump(mode="json") == payload, path
+    schema = client.get("/openapi.json").json()
+    for path, model in (("/search", "SearchResponse"), ("/search/batch", "BatchSearchResponse")):
+        ok = schema["paths"][path]["post"]["responses"]["200"]["content"]["application/json"]
+        assert ok["schema"]["$ref"].endswith(f"/{model}")
 
 
 # -- limits, keys, leaks ---------------------------------------------------------------------------

@@ -338,3 +338,23 @@ def test_query_stopwords_round_trip_and_old_manifests_read_as_none():
     # A manifest written before the field existed: queries were analysed as passages.
     del data["query_stopwords"]
     assert AnalyzerSettings.from_dict(data).query_stopwords == ()
+
+
+def test_analyze_word_equals_the_analyzer_and_remembers_each_word():
+    analyzer = Analyzer()
+    words = ["Running", "the", "runs", "dying", "skies", "Exceptions", "x", "e2e"]
+    assert [analyzer.analyze_word(word) for word in words] == [
+        tuple(Analyzer()(word)) for word in words
+    ]
+    assert analyzer.analyze_word("the") == ()  # a stopword has no terms
+    assert analyzer.analyze_word("Running") is analyzer.analyze_word("Running")  # remembered
+
+
+def test_the_word_cache_starts_again_when_full(monkeypatch):
+    from hybridsearch.sparse import analysis
+
+    monkeypatch.setattr(analysis, "WORD_CACHE_SIZE", 3)
+    analyzer = Analyzer()
+    for word in ["cats", "dogs", "owls", "bees"]:
+        assert analyzer.analyze_word(word) == tuple(analyzer(word))
+    assert len(analyzer._word_cache) == 1  # cleared at the fourth word, then "bees" added
