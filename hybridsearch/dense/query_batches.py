@@ -52,8 +52,8 @@ __all__ = [
 ]
 
 #: Queries are padded to a multiple of this many tokens: few enough buckets that concurrent
-#: queries share passes (scifact's 300 test queries fall in 5 buckets), little padding (at most
-#: 7 tokens: ~3% more time for a lone query).
+#: queries share passes (scifact's 300 test queries fall in 8 buckets, 4 of them holding 94%),
+#: little padding (at most 7 tokens: ~3% more time for a lone query, 17.8 against 18.3 ms).
 BUCKET_TOKENS = 8
 
 
