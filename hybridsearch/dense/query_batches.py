@@ -2,26 +2,26 @@
 
 A search server batches concurrent queries, and ``search_batch`` must equal one-by-one
 ``search`` bit for bit, so a query's vector may not depend on the queries it shares a pass
-with. Two things about a forward pass change a row's result in the last bits, and this module
-holds both fixed:
+with. Three things about a forward pass change a row's result in the last bits, and this
+module holds them fixed:
 
 - **The padded length.** Each query is padded to its *bucket*: its token count rounded up to a
   multiple of :data:`BUCKET_TOKENS`, capped at the model's maximum length (a truncated query
   sits at the cap). A query has that shape alone and in any pass, because a pass holds only
-  queries of one bucket. Padding moves a query's vector by at most ~1e-7 (once, against the
-  unpadded encode), well below anything a ranking sees except exact ties.
+  queries of one bucket. Padding moves a query's vector once, against the unpadded encode
+  (by at most 1.3e-7 over scifact's 300 test queries; their top-10 documents did not change).
 - **The kernels' split of the work.** With several intra-op threads, torch's matrix kernels
   divide the rows among the threads differently for different row counts, and 14 of 338
   scifact queries came out up to 8.9e-8 different in a batch. At one thread every row is
   computed the same way whatever the batch: :func:`one_intra_op_thread` runs the query passes
-  so. One thread is also about what a lone query costs anyway: a 10-token query leaves
-  little for a second thread to share.
-
+  so. A lone query gains little from a second thread anyway (on the busy 2-core development
+  machine, 47.8 ms at one thread against 47.5 at two; ``benchmarks/results/query_batching.md``).
 - **The attention kernel.** torch's ``sdpa`` attention on CPU computes each (query, head)
   block alone, so a row's result does not depend on the others. The ``eager`` attention of
-  transformers (plain batched matmuls) does: a 9-token query in a pass of 2 or more copies of
-  itself came out different in the last bits. So only an ``sdpa`` model shares passes
-  (:func:`shares_passes`); transformers loads the bundled model with it by default.
+  transformers (plain batched matmuls) does: an 8-token input in a pass of 2 to 64 copies of
+  itself came out different from alone, and mixed passes of 16 by up to 1.4e-7. So only an
+  ``sdpa`` model shares passes (:func:`shares_passes`); transformers loads the bundled model
+  with it by default.
 
 Measured (the lead's scripts, one thread, busy machine): every query of 200 scifact queries was
 identical alone and in same-bucket passes; a query of exactly its bucket's length (no padding,
