@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,7 @@ from hybridsearch.dense.query_batches import (
     bucket_length,
     one_intra_op_thread,
     query_passes,
+    shares_passes,
 )
 
 
@@ -82,3 +85,14 @@ def test_one_intra_op_thread_sets_one_and_puts_the_count_back():
             assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_only_sdpa_models_on_cpu_share_passes():
+    def model(attention):
+        return SimpleNamespace(config=SimpleNamespace(_attn_implementation=attention))
+
+    assert shares_passes(model("sdpa"), "cpu")
+    assert not shares_passes(model("sdpa"), "cuda")  # kernels chosen by shape there
+    assert not shares_passes(model("eager"), "cpu")  # batched matmuls: rows interact
+    assert not shares_passes(model(None), "cpu")
+    assert not shares_passes(object(), "cpu")  # no config: nothing known, nothing shared
