@@ -14,8 +14,9 @@ module holds them fixed:
   divide the rows among the threads differently for different row counts, and 14 of 338
   scifact queries came out up to 8.9e-8 different in a batch. At one thread every row is
   computed the same way whatever the batch: :func:`one_intra_op_thread` runs the query passes
-  so. A lone query gains little from a second thread anyway (on the busy 2-core development
-  machine, 47.8 ms at one thread against 47.5 at two; ``benchmarks/results/query_batching.md``).
+  so. On the busy 2-core development machine a lone query was no slower at one thread than
+  at two (27 and 48 ms against 39 and 48 ms in two runs of ``benchmarks/query_batching.py``);
+  an idle many-core machine may lose a little on a lone query (not measured).
 - **The attention kernel.** torch's ``sdpa`` attention on CPU computes each (query, head)
   block alone, so a row's result does not depend on the others. The ``eager`` attention of
   transformers (plain batched matmuls) does: an 8-token input in a pass of 2 to 64 copies of
