@@ -9,18 +9,16 @@ transformer over passages under bf16 autocast (pooling and normalisation stay in
 
 Queries are batch-invariant: :meth:`Encoder.encode_queries` gives each query, bit for bit, the
 vector it gets when encoded alone, however many other queries share the call (a search server
-batches concurrent queries; ``search_batch`` must equal one-by-one ``search``). Two things
-would break that, and neither happens for queries: bf16 autocast (a padded batch changed
-vectors by up to 6.8e-4) and the batch's shape itself (in float32, up to 1.2e-7: enough to
-swap near ties). So queries always run in float32, one per forward pass. Batches of equal-length
-queries (no padding) were tried: three times the throughput on 64 nfcorpus queries (3.5 against
-10.9 ms per query, busy machine) and bit-identical for some groups, but not for others (the
-matrix kernels change with the number of rows), so they are not used. One query per pass costs
-nothing for a single query, which is what a search or a server request mostly is.
+batches concurrent queries; ``search_batch`` must equal one-by-one ``search``). bf16 autocast
+would break that (a padded batch changed vectors by up to 6.8e-4), so queries run in float32;
+so would the shape of a pass (up to 1.2e-7 in float32), so each query is padded to a multiple
+of 8 tokens and, on CPU with ``sdpa`` attention, queries of one such length share passes run at
+one torch intra-op thread (:mod:`hybridsearch.dense.query_batches` says why and what it costs:
+padding moves a vector once, by ~1e-7; 16 queries together cost ~10 ms each against ~18 ms one
+by one). Elsewhere each query keeps a pass of its own.
 
-Truncation is never silent: texts longer than the model's maximum length are still encoded
-(truncated, as sentence-transformers does) but counted in :attr:`Encoder.truncation_stats` and
-reported with a :class:`TruncationWarning`.
+Truncation is never silent (:mod:`hybridsearch.dense.truncation`): over-long texts are encoded
+truncated, as sentence-transformers does, but counted and reported with a warning.
 
 torch and transformers are imported inside functions so ``import hybridsearch`` stays fast.
 """
@@ -31,10 +29,8 @@ import contextlib
 import os
 import threading
 import time
-import warnings
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -46,28 +42,12 @@ from hybridsearch.dense.loading import load_transformer
 from hybridsearch.dense.model_folder import open_model_folder
 from hybridsearch.dense.pooling import pool
 from hybridsearch.dense.precision import bf16_is_fast
+from hybridsearch.dense.query_batches import one_intra_op_thread, query_passes, shares_passes
+from hybridsearch.dense.truncation import TruncationCounter, TruncationStats, TruncationWarning
 from hybridsearch.errors import InvalidInputError
 from hybridsearch.validation import positive_int, string_list
 
 __all__ = ["Encoder", "TruncationStats", "TruncationWarning"]
-
-
-class TruncationWarning(UserWarning):
-    """Some texts were longer than the model's maximum sequence length and were truncated."""
-
-
-@dataclass(frozen=True)
-class TruncationStats:
-    """How much an :class:`Encoder` has truncated since it was made (or last reset).
-
-    Attributes:
-        texts_truncated: Texts longer than ``max_seq_length`` tokens (prompt and special tokens
-            included).
-        tokens_cut: Tokens dropped from those texts in total.
-    """
-
-    texts_truncated: int = 0
-    tokens_cut: int = 0
 
 
 class Encoder:
@@ -121,11 +101,10 @@ class Encoder:
         self._torch_device = loaded.device
         self._progress = progress
         self._bf16 = bool(bf16_is_fast(loaded.device) if bf16 is None else bf16)
-        self._texts_truncated = 0
-        self._tokens_cut = 0
-        # One encode at a time: the fast tokenizer's truncation state is switched per call
-        # (counting runs untruncated), which concurrent calls would race on, and one encode
-        # already uses every intra-op thread. The warm-up holds it too.
+        self._truncation = TruncationCounter()
+        # One encode at a time (every forward pass runs under it, the warm-up's too): the fast
+        # tokenizer's truncation state is switched per call (counting runs untruncated), one
+        # encode already uses every intra-op thread, and query passes set torch to one.
         self._encode_lock = threading.Lock()
         self._warm = False
         self._warm_up_thread: threading.Thread | None = None
@@ -198,12 +177,11 @@ class Encoder:
     @property
     def truncation_stats(self) -> TruncationStats:
         """Texts truncated and tokens cut since construction or :meth:`reset_truncation_stats`."""
-        return TruncationStats(self._texts_truncated, self._tokens_cut)
+        return self._truncation.stats
 
     def reset_truncation_stats(self) -> None:
         """Set the truncation counters back to zero."""
-        self._texts_truncated = 0
-        self._tokens_cut = 0
+        self._truncation.reset()
 
     def __repr__(self) -> str:
         return (
@@ -245,13 +223,13 @@ class Encoder:
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Encode queries (the model's query prompt prefixed) to float32 (n, dimension).
 
-        Batch-invariant: each row is bit for bit the vector the query gets when encoded alone
-        (float32, one query per forward pass), so a query's hits never depend on which other
-        queries were encoded with it.
+        Batch-invariant: each row is bit for bit the vector the query gets when encoded alone,
+        so a query's hits never depend on which other queries were encoded with it. Queries
+        run in float32, padded to a multiple of 8 tokens; on CPU (sdpa attention) the queries
+        of one such length share passes of up to :attr:`batch_size`, run at one torch
+        intra-op thread (see :mod:`hybridsearch.dense.query_batches`).
         """
-        return self._encode(
-            texts, self._identity.query_prompt, unit="query", bf16=False, one_at_a_time=True
-        )
+        return self._encode(texts, self._identity.query_prompt, unit="query", bf16=False)
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         """Encode passages (the model's passage prompt prefixed) to float32 (n, dimension)."""
@@ -316,15 +294,7 @@ class Encoder:
 
     # -- the encoding loop -------------------------------------------------------------------
 
-    def _encode(
-        self,
-        texts: Sequence[str],
-        prompt: str,
-        *,
-        unit: str,
-        bf16: bool,
-        one_at_a_time: bool = False,
-    ) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], prompt: str, *, unit: str, bf16: bool) -> np.ndarray:
         text_list = string_list("texts", texts, what="texts")
         vectors = np.zeros((len(text_list), self.dimension), dtype=np.float32)
         if not text_list:
@@ -332,22 +302,38 @@ class Encoder:
         prompted_texts = [prompt + text for text in text_list]
         with self._encode_lock:
             token_counts = np.asarray(self._count_prompted(prompted_texts), dtype=np.int64)
-            self._record_truncation(token_counts)
-            batches = _batches(token_counts, self._batch_size, one_at_a_time)
-            self._run_batches(prompted_texts, batches, vectors, unit=unit, bf16=bf16)
+            # The warning points at the caller of encode/encode_queries/encode_passages.
+            self._truncation.record(token_counts, self.max_seq_length, stacklevel=3)
+            if unit == "query":
+                self._run_query_passes(prompted_texts, token_counts, vectors)
+            else:
+                passes = [(rows, None) for rows in _batches(token_counts, self._batch_size)]
+                self._run_batches(prompted_texts, passes, vectors, unit=unit, bf16=bf16)
             self._warm = True
         return vectors
+
+    def _run_query_passes(
+        self, prompted_texts: list[str], token_counts: np.ndarray, vectors: np.ndarray
+    ) -> None:
+        """Queries: float32, padded to their bucket, one bucket per pass (CPU: one thread)."""
+        group = shares_passes(self._model, self._torch_device.type)
+        passes = query_passes(token_counts, self.max_seq_length, self._batch_size, group=group)
+        with one_intra_op_thread(enabled=group):
+            self._run_batches(prompted_texts, passes, vectors, unit="query", bf16=False)
 
     def _run_batches(
         self,
         prompted_texts: list[str],
-        batches: list[np.ndarray],
+        batches: Sequence[tuple[np.ndarray, int | None]],
         vectors: np.ndarray,
         *,
         unit: str,
         bf16: bool,
     ) -> None:
-        """Run the model over each batch of row indices, writing pooled rows into vectors."""
+        """Run the model over each batch of row indices, writing pooled rows into vectors.
+
+        A batch is its rows and the length to pad them to (None: the longest of them).
+        """
         import torch
         from tqdm.auto import tqdm
 
@@ -371,12 +357,12 @@ class Encoder:
                 disable=not (self._progress and text_count > self._batch_size),
             ) as progress_bar,
         ):
-            for batch_indices in batches:
+            for batch_indices, padded_length in batches:
                 batch = self._tokenizer(
                     [prompted_texts[index] for index in batch_indices],
-                    padding=True,
+                    padding=True if padded_length is None else "max_length",
                     truncation=True,
-                    max_length=self.max_seq_length,
+                    max_length=self.max_seq_length if padded_length is None else padded_length,
                     return_tensors="pt",
                 ).to(self._torch_device)
                 token_embeddings = self._model(**batch).last_hidden_state
@@ -389,32 +375,15 @@ class Encoder:
                 vectors[batch_indices] = pooled.cpu().numpy()
                 progress_bar.update(len(batch_indices))
 
-    def _record_truncation(self, token_counts: np.ndarray) -> None:
-        """Count texts over max_seq_length, and warn once for this call if there are any."""
-        over = token_counts[token_counts > self.max_seq_length]
-        if over.size == 0:
-            return
-        tokens_cut = int((over - self.max_seq_length).sum())
-        self._texts_truncated += int(over.size)
-        self._tokens_cut += tokens_cut
-        warnings.warn(
-            f"{over.size} of {token_counts.size} texts were longer than max_seq_length="
-            f"{self.max_seq_length} tokens and were truncated ({tokens_cut} tokens cut, longest "
-            f"{int(over.max())} tokens); chunk long documents to keep every token",
-            TruncationWarning,
-            stacklevel=4,
-        )
 
-
-def _batches(token_counts: np.ndarray, batch_size: int, one_at_a_time: bool) -> list[np.ndarray]:
+def _batches(token_counts: np.ndarray, batch_size: int) -> list[np.ndarray]:
     """Row indices per forward pass: longest first, at most ``batch_size`` rows each.
 
     Longest first, so similar lengths share a batch (little padding) and the first batch shows
-    the peak memory at once. ``one_at_a_time`` gives each row its own pass (queries).
+    the peak memory at once.
     """
     order = np.argsort(-token_counts, kind="stable")
-    size = 1 if one_at_a_time else batch_size
-    return [order[start : start + size] for start in range(0, len(order), size)]
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
 def _reset_after_fork(reference: weakref.ref) -> None:

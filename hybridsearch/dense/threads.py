@@ -20,6 +20,8 @@ The defaults, and where they come from:
   before hybridsearch: a runtime already started keeps its policy.
 - torch's intra-op threads: torch's own default (one per core), unless
   ``HYBRIDSEARCH_TORCH_THREADS`` says otherwise (applied whenever an Encoder is made).
+  Query encodes on CPU run at one thread whatever the setting, and put the count back after
+  (so batched queries get their lone vectors: :mod:`hybridsearch.dense.query_batches`).
 - FAISS's threads: FAISS's own default, unless ``HYBRIDSEARCH_FAISS_THREADS`` says otherwise
   (applied whenever an HNSW graph is built or opened).
   A single query never uses more than one anyway (the exact leg scans with FAISS's

@@ -6,6 +6,8 @@ tmp_path); the hub is switched off so nothing is ever downloaded.
 
 from __future__ import annotations
 
+import importlib.util
+import random
 import warnings
 
 import numpy as np
@@ -86,6 +88,121 @@ def test_query_vectors_do_not_depend_on_the_batch(encoder_fp32, encoder_bf16):
     np.testing.assert_array_equal(encoder_bf16.encode_queries(queries), alone)
 
 
+SCIENCE_WORDS = ["protein", "cell", "gene", "COVID-19", "p<0.05", "東京", "café", "α-helix"]
+
+
+def _query_pool(encoder: Encoder) -> list[str]:
+    """44 queries: every token count from 3 to 30 (both sides of the bucket edges 8, 16 and
+    24), mixed multi-token words, a duplicate, one of exactly the model's maximum length (a
+    full bucket at the cap) and one truncated there."""
+    rng = random.Random(3)
+    words = QUERY_TEXT.split()
+    queries = [" ".join(words[:count]) for count in range(1, len(words) + 1)]
+    vocabulary = words + SCIENCE_WORDS
+    for _ in range(12):
+        queries.append(" ".join(rng.choice(vocabulary) for _ in range(rng.randint(1, 20))))
+    at_cap = "word " * (encoder.max_seq_length - 2)  # [CLS] + 254 words + [SEP]
+    return [*queries, "tuple vs list", queries[5], at_cap, "other " * 300]
+
+
+@pytest.fixture(scope="module")
+def query_pool(encoder_fp32) -> list[str]:
+    queries = _query_pool(encoder_fp32)
+    counts = set(encoder_fp32.count_tokens(queries))
+    assert {7, 8, 9, 15, 16, 17, 23, 24, 25, 256} <= counts and max(counts) > 256
+    return queries
+
+
+def test_query_vectors_are_bit_identical_alone_and_in_any_batch(encoder_fp32, query_pool):
+    """Issues 12/14: one-bucket passes at one thread give every query its lone vector.
+
+    With torch's sdpa attention (the default); eager attention is not batch-invariant, so it
+    gets no shared passes (test_eager_attention_gives_each_query_its_own_pass).
+    """
+    assert encoder_fp32._model.config._attn_implementation == "sdpa"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TruncationWarning)
+        alone = np.stack([encoder_fp32.encode_queries([query])[0] for query in query_pool])
+        rng = np.random.default_rng(14)
+        for size in (2, 3, 16, 17, 64):
+            # Shuffled draws, with repeats once the batch outgrows the pool.
+            rows = rng.permutation(np.resize(rng.permutation(len(query_pool)), size))
+            batched = encoder_fp32.encode_queries([query_pool[row] for row in rows])
+            np.testing.assert_array_equal(batched, alone[rows], err_msg=f"batch of {size}")
+
+
+def test_query_vectors_match_sentence_transformers(encoder_fp32, query_pool, request):
+    """The bucket padding moves a vector by ~1e-7 at most; 1e-6 leaves room for ST's own
+    arithmetic. The oracle encodes each query alone (no padding at all)."""
+    # Every other query up to 30 tokens (one ST call per query is slow); the long ones are
+    # covered by the passage parity tests.
+    queries = query_pool[:-2:2]
+    ours = encoder_fp32.encode_queries(queries)
+    if importlib.util.find_spec("sentence_transformers") is not None:
+        model = request.getfixturevalue("sentence_transformer")
+        oracle = model.encode(queries, batch_size=1, normalize_embeddings=True)
+    else:  # the test extra has it; without it, our own unpadded float32 encode
+        oracle = np.stack([encoder_fp32.encode([text])[0] for text in queries])
+    assert np.abs(ours - oracle).max() <= 1e-6
+
+
+@pytest.fixture
+def forward_passes(encoder_fp32):
+    """(OS thread, torch threads, rows) of every forward pass the encoder runs meanwhile."""
+    import threading
+
+    import torch
+
+    seen: list[tuple[int, int, int]] = []
+
+    def record(_module, _args, kwargs):
+        rows = int(kwargs["input_ids"].shape[0])
+        seen.append((threading.get_ident(), torch.get_num_threads(), rows))
+
+    hook = encoder_fp32._model.register_forward_pre_hook(record, with_kwargs=True)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        yield seen
+    finally:
+        hook.remove()
+        torch.set_num_threads(before)
+
+
+TEA_QUERIES = ["green tea", "black tea", "a question about tea that runs past eight tokens"]
+
+
+def test_query_passes_share_a_bucket_at_one_thread(encoder_fp32, forward_passes):
+    import threading
+
+    import torch
+
+    encoder_fp32.encode_queries(TEA_QUERIES)
+    # Buckets 16 and 8: the two short queries share a pass, at one thread.
+    assert [(threads, rows) for _, threads, rows in forward_passes] == [(1, 1), (1, 2)]
+    assert torch.get_num_threads() == 2  # put back
+    forward_passes.clear()
+    encoder_fp32.encode_passages(["green tea is a drink"])
+    # A thread that first uses torch after a query encode starts with the restored count.
+    worker = threading.Thread(target=encoder_fp32.encode_passages, args=(["black tea"],))
+    worker.start()
+    worker.join()
+    assert [threads for _, threads, _ in forward_passes] == [2, 2]
+    assert forward_passes[0][0] != forward_passes[1][0]
+
+
+def test_eager_attention_gives_each_query_its_own_pass(encoder_fp32, forward_passes):
+    """Batched matmul attention is not batch-invariant: no shared passes, threads untouched."""
+    model = encoder_fp32._model
+    before = model.config._attn_implementation
+    model.set_attn_implementation("eager")
+    try:
+        encoder_fp32.encode_queries(TEA_QUERIES)
+    finally:
+        model.set_attn_implementation(before)
+    assert [(threads, rows) for _, threads, rows in forward_passes] == [(2, 1)] * 3
+
+
 def test_warm_up_in_background_is_waited_for(encoder_fp32):
     encoder = Encoder(bf16=False)
     assert not encoder.is_warm
@@ -113,6 +230,10 @@ def test_max_seq_length_override_matches_sentence_transformers(texts):
         ours = encoder.encode(sample)
     expected = oracle.encode(sample, normalize_embeddings=True)
     assert cosines(ours, expected).min() >= 0.9999
+    with warnings.catch_warnings():  # queries truncated at the cap, padded to it (16)
+        warnings.simplefilter("ignore", TruncationWarning)
+        queries = encoder.encode_queries(sample)
+    assert np.abs(queries - expected).max() <= 1e-6
     with pytest.raises(InvalidInputError, match="max_position_embeddings=512"):
         Encoder(max_seq_length=1000)
 

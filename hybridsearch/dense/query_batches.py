@@ -1,0 +1,150 @@
+"""How queries share forward passes without changing each other's vectors (issues 12 and 14).
+
+A search server batches concurrent queries, and ``search_batch`` must equal one-by-one
+``search`` bit for bit, so a query's vector may not depend on the queries it shares a pass
+with. Three things about a forward pass change a row's result in the last bits, and this
+module holds them fixed:
+
+- **The padded length.** Each query is padded to its *bucket*: its token count rounded up to a
+  multiple of :data:`BUCKET_TOKENS`, capped at the model's maximum length (a truncated query
+  sits at the cap). A query has that shape alone and in any pass, because a pass holds only
+  queries of one bucket. Padding moves a query's vector once, against the unpadded encode
+  (by at most 1.3e-7 over scifact's 300 test queries; their top-10 documents did not change).
+- **The kernels' split of the work.** With several intra-op threads, torch's matrix kernels
+  divide the rows among the threads differently for different row counts, and 14 of 338
+  scifact queries came out up to 8.9e-8 different in a batch. At one thread every row is
+  computed the same way whatever the batch: :func:`one_intra_op_thread` runs the query passes
+  so. On the busy 2-core development machine a lone query was no slower at one thread than
+  at two (27 and 48 ms against 39 and 48 ms in two runs of ``benchmarks/query_batching.py``);
+  an idle many-core machine may lose a little on a lone query (not measured).
+- **The attention kernel.** torch's ``sdpa`` attention on CPU computes each (query, head)
+  block alone, so a row's result does not depend on the others. The ``eager`` attention of
+  transformers (plain batched matmuls) does: an 8-token input in a pass of 2 to 64 copies of
+  itself came out different from alone, and mixed passes of 16 by up to 1.4e-7. So only an
+  ``sdpa`` model shares passes (:func:`shares_passes`); transformers loads the bundled model
+  with it by default.
+
+Measured (the lead's scripts, one thread, busy machine): every query of 200 scifact queries was
+identical alone and in same-bucket passes; a query of exactly its bucket's length (no padding,
+so no attention mask when alone) is identical too. Grouping by bucket gave 10.1 ms per query
+for 16 queries arriving together against 17.8 ms one by one
+(``benchmarks/results/query_batching.md`` has this repository's own figures).
+
+On other devices (CUDA) kernels are chosen by shape in ways this module cannot pin, and with
+another attention implementation rows interact: there each query keeps a pass of its own
+(:func:`query_passes` with ``group=False``), padded the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "BUCKET_TOKENS",
+    "QueryPass",
+    "bucket_length",
+    "one_intra_op_thread",
+    "query_passes",
+    "shares_passes",
+]
+
+#: Queries are padded to a multiple of this many tokens: few enough buckets that concurrent
+#: queries share passes (scifact's 300 test queries fall in 8 buckets, 4 of them holding 94%),
+#: little padding (at most 7 tokens: ~3% more time for a lone query, 17.8 against 18.3 ms).
+BUCKET_TOKENS = 8
+
+
+class QueryPass(NamedTuple):
+    """One forward pass over queries of one bucket.
+
+    Attributes:
+        rows: Positions of the queries in the encode call's input, ascending.
+        padded_length: Tokens every query of the pass is padded to.
+    """
+
+    rows: np.ndarray
+    padded_length: int
+
+
+def bucket_length(token_count: int, max_seq_length: int) -> int:
+    """The length a query of ``token_count`` tokens is padded to.
+
+    Its token count rounded up to a multiple of :data:`BUCKET_TOKENS`, but never more than
+    ``max_seq_length`` (a longer query is truncated there, so it sits at the cap, as does a
+    query whose rounded length would pass it).
+    """
+    rounded = -(-int(token_count) // BUCKET_TOKENS) * BUCKET_TOKENS
+    return max(1, min(rounded, int(max_seq_length)))
+
+
+def shares_passes(model: Any, device_type: str) -> bool:
+    """Whether queries may share forward passes on this model and device without changing
+    each other's vectors: on CPU (at one thread) with torch's ``sdpa`` attention only.
+
+    Args:
+        model: The transformers model (its config names the attention implementation).
+        device_type: The torch device type it runs on ("cpu", "cuda", ...).
+    """
+    attention = getattr(getattr(model, "config", None), "_attn_implementation", None)
+    return device_type == "cpu" and attention == "sdpa"
+
+
+def query_passes(
+    token_counts: np.ndarray, max_seq_length: int, batch_size: int, *, group: bool = True
+) -> list[QueryPass]:
+    """Forward passes for queries: one bucket per pass, at most ``batch_size`` queries each.
+
+    Args:
+        token_counts: Tokens per query before truncation (prompt and special tokens included).
+        max_seq_length: The model's maximum length (the last bucket).
+        batch_size: Queries per pass at most.
+        group: False gives every query a pass of its own (devices where batching is not
+            known to be invariant); its padded length is the same.
+
+    Returns:
+        The passes, longest bucket first (the first pass shows the peak memory at once),
+        each holding its queries in input order.
+    """
+    buckets = np.asarray(
+        [bucket_length(count, max_seq_length) for count in token_counts], dtype=np.int64
+    )
+    size = batch_size if group else 1
+    passes = []
+    for padded_length in sorted(set(buckets.tolist()), reverse=True):
+        rows = np.flatnonzero(buckets == padded_length)
+        passes += [
+            QueryPass(rows[start : start + size], padded_length)
+            for start in range(0, len(rows), size)
+        ]
+    return passes
+
+
+@contextlib.contextmanager
+def one_intra_op_thread(*, enabled: bool = True) -> Iterator[None]:
+    """Run the block with torch at one intra-op thread, then put the previous count back.
+
+    torch keeps the count per OS thread once a thread has used it, but a thread that first
+    touches torch while the block runs starts with one thread; so the caller holds the
+    encoder's lock, under which every forward pass of that encoder runs.
+
+    Args:
+        enabled: False leaves the thread count alone (devices other than the CPU).
+    """
+    if not enabled:
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    if previous == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -1,0 +1,98 @@
+"""Tests of hybridsearch.dense.query_batches: buckets, passes and the one-thread block."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from hybridsearch.dense.query_batches import (
+    BUCKET_TOKENS,
+    QueryPass,
+    bucket_length,
+    one_intra_op_thread,
+    query_passes,
+    shares_passes,
+)
+
+
+@pytest.mark.parametrize(
+    ("token_count", "max_seq_length", "expected"),
+    [
+        (1, 256, 8),
+        (3, 256, 8),
+        (8, 256, 8),  # exactly a bucket: no padding
+        (9, 256, 16),
+        (17, 256, 24),
+        (255, 256, 256),
+        (256, 256, 256),
+        (300, 256, 256),  # truncated: sits at the cap
+        (249, 250, 250),  # the rounded 256 would pass a cap that is no multiple of 8
+        (251, 250, 250),
+        (5, 4, 4),
+    ],
+)
+def test_bucket_length(token_count, max_seq_length, expected):
+    assert BUCKET_TOKENS == 8
+    assert bucket_length(token_count, max_seq_length) == expected
+
+
+def test_passes_hold_one_bucket_each_and_every_query_once():
+    rng = np.random.default_rng(0)
+    token_counts = rng.integers(3, 300, size=200)
+    passes = query_passes(token_counts, 256, batch_size=16)
+    rows = np.concatenate([query_pass.rows for query_pass in passes])
+    assert sorted(rows.tolist()) == list(range(200))
+    for query_pass in passes:
+        assert isinstance(query_pass, QueryPass) and 1 <= len(query_pass.rows) <= 16
+        expected = {bucket_length(count, 256) for count in token_counts[query_pass.rows]}
+        assert expected == {query_pass.padded_length}
+        assert list(query_pass.rows) == sorted(query_pass.rows)  # input order within a pass
+    lengths = [query_pass.padded_length for query_pass in passes]
+    assert lengths == sorted(lengths, reverse=True)  # longest first
+    # Full passes: only a bucket's last pass may be short.
+    per_bucket = {length: lengths.count(length) for length in set(lengths)}
+    buckets = np.asarray([bucket_length(count, 256) for count in token_counts])
+    for length, count in per_bucket.items():
+        assert count == -(-int((buckets == length).sum()) // 16)
+
+
+def test_ungrouped_passes_are_single_queries_of_the_same_lengths():
+    token_counts = np.asarray([5, 12, 9, 300, 5])
+    passes = query_passes(token_counts, 256, batch_size=16, group=False)
+    assert [(pass_.rows.tolist(), pass_.padded_length) for pass_ in passes] == [
+        ([3], 256),
+        ([1], 16),
+        ([2], 16),
+        ([0], 8),
+        ([4], 8),
+    ]
+
+
+def test_one_intra_op_thread_sets_one_and_puts_the_count_back():
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with one_intra_op_thread():
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError), one_intra_op_thread():
+            raise RuntimeError("a failed pass")
+        assert torch.get_num_threads() == 2  # put back on the way out of an error too
+        with one_intra_op_thread(enabled=False):
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_only_sdpa_models_on_cpu_share_passes():
+    def model(attention):
+        return SimpleNamespace(config=SimpleNamespace(_attn_implementation=attention))
+
+    assert shares_passes(model("sdpa"), "cpu")
+    assert not shares_passes(model("sdpa"), "cuda")  # kernels chosen by shape there
+    assert not shares_passes(model("eager"), "cpu")  # batched matmuls: rows interact
+    assert not shares_passes(model(None), "cpu")
+    assert not shares_passes(object(), "cpu")  # no config: nothing known, nothing shared
