@@ -67,6 +67,9 @@ def main() -> None:
         help="score every fusion, and the fusion tuned on the dev labels (``tune``)",
     )
     parser.add_argument("--max-seq-length", type=int, default=128, help="training length")
+    parser.add_argument("--epochs", type=int, default=1, help="passes over the pairs")
+    parser.add_argument("--learning-rate", type=float, default=2e-5, help="peak learning rate")
+    parser.add_argument("--tag", default="", help="suffix of the conditions' names (variants)")
     parser.add_argument("--part", default="", help="suffix of the result file (parallel runs)")
     parser.add_argument("--skip-base", action="store_true", help="another part scores the base")
     args = parser.parse_args()
@@ -90,9 +93,9 @@ def main() -> None:
         "caps": {
             "max_pairs": args.max_pairs,
             "max_seq_length": args.max_seq_length,
-            "epochs": 1,
+            "epochs": args.epochs,
             "batch_size": 32,
-            "learning_rate": 2e-5,
+            "learning_rate": args.learning_rate,
             "query_only": not args.symmetric,
         },
         "dev_split": args.dev_split,
@@ -107,13 +110,17 @@ def main() -> None:
     write_results(name, results)
     for condition in args.conditions:
         started = time.perf_counter()
-        results["conditions"][condition] = _condition(
-            condition, args, folder, test, dev, train_part
-        )
-        results["conditions"][condition]["load_average_end"] = list(os.getloadavg())
-        results["conditions"][condition]["wall_seconds"] = round(time.perf_counter() - started)
+        # Full runs of both modes share a report: the mode is in the condition's name.
+        key = condition + ("-query-only" if args.all_fusions and not args.symmetric else "")
+        key += args.tag
+        results["conditions"][key] = _condition(condition, args, folder, test, dev, train_part)
+        results["conditions"][key]["query_only"] = not args.symmetric
+        results["conditions"][key]["epochs"] = args.epochs
+        results["conditions"][key]["learning_rate"] = args.learning_rate
+        results["conditions"][key]["load_average_end"] = list(os.getloadavg())
+        results["conditions"][key]["wall_seconds"] = round(time.perf_counter() - started)
         write_results(name, results)
-        print(condition, json.dumps(results["conditions"][condition]), flush=True)
+        print(key, json.dumps(results["conditions"][key]), flush=True)
 
 
 def _split(dataset: Any, args: Any) -> tuple[Any, Any]:
@@ -244,7 +251,12 @@ def _condition(
         pairs_file=pairs_file,
         sources=sources,
         max_pairs=args.max_pairs,
-        settings={"query_only": not args.symmetric, "max_seq_length": args.max_seq_length},
+        settings={
+            "query_only": not args.symmetric,
+            "max_seq_length": args.max_seq_length,
+            "epochs": args.epochs,
+            "learning_rate": args.learning_rate,
+        },
         progress=True,
     )
     adapted = _memoised(HybridIndex.load(work / "index"))

@@ -122,9 +122,11 @@ def _full_section(result: dict) -> list[str]:
     lines = [
         f"## {result['dataset']}",
         "",
-        f"Both towers trained, corpus re-encoded; at most {caps['max_pairs']} pairs, "
-        f"max_seq_length {caps['max_seq_length']} in training, {caps['epochs']} epoch, batch "
-        f"{caps['batch_size']}, learning rate {caps['learning_rate']}, BM25 hard negatives; "
+        "Both towers trained and the corpus re-encoded, except in runs named query-only "
+        "(the query side trained against the stored passage vectors, nothing re-encoded); "
+        f"at most {caps['max_pairs']} pairs, "
+        f"max_seq_length {caps['max_seq_length']} in training, batch {caps['batch_size']}, "
+        "BM25 hard negatives, epochs and learning rate per run below; "
         f"{result.get('training_queries')} training / {result['dev_queries']} dev queries. "
         "CPU, 2 busy cores, nice 10 (machine, load averages in the JSON).",
         "",
@@ -145,13 +147,18 @@ def _full_section(result: dict) -> list[str]:
                 else f"CV {tuned['dev_cv']:.4f}, in-sample {tuned['dev_in_sample']:.4f}"
             )
             lines.append(f"| {name} | {split} | " + " | ".join(cells) + f" | {tuned_cell} |")
-    lines += ["", "| run | pairs | steps | final loss | dev hybrid-rrf gain | kept | minutes |"]
-    lines.append("|---|---|---|---|---|---|---|")
+    lines += [
+        "",
+        "| run | epochs, lr | pairs | steps | final loss | dev hybrid-rrf gain | kept "
+        "| minutes (stages) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name, run in result["conditions"].items():
         gain = run["dev"]["hybrid-rrf"] - base["dev"]["hybrid-rrf"]
         seconds = ", ".join(f"{stage} {value / 60:.0f}" for stage, value in run["seconds"].items())
         lines.append(
-            f"| {name} | {run['pairs']} | {run['steps']} | {run['final_loss']:.3f} | "
+            f"| {name} | {run.get('epochs', 1)}, {run.get('learning_rate', 2e-5):g} | "
+            f"{run['pairs']} | {run['steps']} | {run['final_loss']:.3f} | "
             f"{gain:+.4f} | {'yes' if gain > 0 else 'no'} | "
             f"{run.get('wall_seconds', 0) / 60:.0f} ({seconds}) |"
         )
