@@ -150,19 +150,30 @@ def _full_section(result: dict) -> list[str]:
     lines += [
         "",
         "| run | epochs, lr | pairs | steps | final loss | dev hybrid-rrf gain | kept "
-        "| minutes (stages) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| fusion best on dev -> test | minutes (stages) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, run in result["conditions"].items():
+    for name, run in [("base", base), *result["conditions"].items()]:
+        chosen = _chosen_on_dev(run)
+        if run is base:
+            lines.append(f"| base | | | | | | | {chosen} | |")
+            continue
         gain = run["dev"]["hybrid-rrf"] - base["dev"]["hybrid-rrf"]
         seconds = ", ".join(f"{stage} {value / 60:.0f}" for stage, value in run["seconds"].items())
         lines.append(
             f"| {name} | {run.get('epochs', 1)}, {run.get('learning_rate', 2e-5):g} | "
             f"{run['pairs']} | {run['steps']} | {run['final_loss']:.3f} | "
-            f"{gain:+.4f} | {'yes' if gain > 0 else 'no'} | "
+            f"{gain:+.4f} | {'yes' if gain > 0 else 'no'} | {chosen} | "
             f"{run.get('wall_seconds', 0) / 60:.0f} ({seconds}) |"
         )
     return [*lines, ""]
+
+
+def _chosen_on_dev(run: dict) -> str:
+    """The untuned fusion with the best dev score (equal weights), and its test score."""
+    fused = [column for column in FULL_COLUMNS if column.startswith("hybrid-")]
+    best = max(fused, key=lambda column: run["dev"][column])
+    return f"{best.removeprefix('hybrid-')} ({run['dev'][best]:.4f}) -> {run['test'][best]:.4f}"
 
 
 if __name__ == "__main__":
