@@ -101,7 +101,7 @@ def _dataset_section(result: dict) -> list[str]:
 def _write_full(results: list[dict]) -> None:
     """adapt_full.md: every fusion and the tuned one, test and held-out dev, per condition."""
     lines = [
-        "# Encoder adaptation, full runs (both towers, corpus re-encoded)",
+        "# Encoder adaptation, full runs (every training pair, a held-out dev part)",
         "",
         "nDCG@10, document results in the order shown. **Dev** is a held-out part of the "
         "dataset's train queries (a seeded 20% sample, `--dev-fraction 0.2 --split-seed 0`): "
