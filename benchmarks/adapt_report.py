@@ -107,7 +107,15 @@ def _write_full(results: list[dict]) -> None:
         "dataset's train queries (a seeded 20% sample, `--dev-fraction 0.2 --split-seed 0`): "
         "the supervised conditions train on the other 80% only, so the keep decision and the "
         "fusion tuning (`tune`, 5-fold CV, on the dev part) use queries the encoder never saw. "
-        "Test figures are reported for every run; nothing was chosen on them.",
+        "Test figures are reported for every run; nothing was chosen on them. 'fusion best "
+        "on dev': the untuned (equal-weight) fusion with the best dev score, a rule fixed "
+        "before any adapted run was scored; 'kept': `adapt`'s own rule (dev hybrid RRF rises).",
+        "",
+        "Runs training both towers (`--symmetric`: the corpus re-encoded) were started on "
+        "the same busy CPU and stopped: 193 s per training step of 32 pairs (three runs side by "
+        "side, load average 13), so training and re-encoding 9,985 passages could not finish "
+        "in the session; the base figures come from that run's base scoring "
+        "(adapt_scifact_symmetric_full_a.json), identical for both modes.",
         "",
     ]
     for result in results:
