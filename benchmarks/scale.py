@@ -601,7 +601,7 @@ def write_markdown(payload: dict[str, Any], path: Path) -> None:
     lines = [
         "# Scale benchmark (benchmarks/scale.py)", "",
         f"Passage vectors NOT encoded: {payload['setup']['vectors']}. Chunking memoised for "
-        "repeated texts (real rate extrapolated). 2 shared cores; "
+        "repeated texts (real rate extrapolated). "
         f"{payload['setup']['machine_load']}. Details in the .json beside this file.", "",
         "| index | passages | dense index | build s (chunk / bm25 / encode-lookup / vectors) "
         "| chunk s if real | add 1% + commit s | delete 1% + commit s "

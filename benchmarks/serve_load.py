@@ -420,8 +420,10 @@ def write_markdown(name: str, payload: dict[str, Any]) -> Path:
         f"Mixed run (searches at concurrency 16 while one client adds {mixed['writes']} "
         f"documents one per request): {searches['requests_per_s']:.1f} req/s, p99 "
         f"{searches['p99_ms']:.1f} ms, {searches['errors']} search errors; "
-        f"{mixed['acknowledged']} writes acknowledged (p50 {mixed['write_p50_ms']:.0f} ms), "
-        f"{mixed['write_errors']} refused; missing afterwards: "
+        f"{mixed['acknowledged']} writes acknowledged (p50 "
+        + ("n/a" if mixed["write_p50_ms"] is None else f"{mixed['write_p50_ms']:.0f}")
+        + " ms), "
+        + f"{mixed['write_errors']} refused; missing afterwards: "
         f"{len(mixed['missing_from_server'])} from the server, "
         f"{len(mixed['on_disk_after_stop']['missing'])} from the index on disk.",
         "",
