@@ -178,3 +178,34 @@ def ndcg_at_10(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]
     from hybridsearch.eval.metrics import evaluate
 
     return evaluate(run, qrels, ["ndcg@10"])["ndcg@10"]
+
+
+def remember_query_vectors(encoder: Any) -> Any:
+    """Make ``encoder`` encode each query text once, so variants of one run share their query
+    vectors (a query's vector does not depend on the batch it came in: see
+    ``hybridsearch/dense/query_batches.py``)."""
+    import numpy as np
+
+    encode = encoder.encode_queries
+    vectors: dict[str, Any] = {}
+
+    def encode_queries(texts):
+        missing = list(dict.fromkeys(text for text in texts if text not in vectors))
+        if missing:
+            vectors.update(zip(missing, encode(missing), strict=True))
+        return np.stack([vectors[text] for text in texts])
+
+    encoder.encode_queries = encode_queries
+    return encoder
+
+
+def paired_p_value(differences: Any, permutations: int, seed: int = 0) -> float:
+    """Two-sided paired randomization test: how often random sign flips of the per-query
+    differences give a mean at least as far from zero as the observed one."""
+    import numpy as np
+
+    generator = np.random.default_rng(seed)
+    signs = generator.choice((-1.0, 1.0), size=(permutations, len(differences)))
+    observed = abs(differences.mean())
+    extreme = np.abs((signs * differences).mean(axis=1)) >= observed - 1e-12
+    return float((extreme.sum() + 1) / (permutations + 1))

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import default_data_path, write_results
+from _common import default_data_path, paired_p_value, remember_query_vectors, write_results
 
 from hybridsearch import HybridIndex, read_corpus
 from hybridsearch.dense.encoder import Encoder
@@ -40,30 +40,6 @@ from hybridsearch.eval.tuning import tune_fusion
 
 WEIGHTS = (1, 2, 3, 5)
 PERMUTATIONS = 20_000
-
-
-def _remember_queries(encoder: Encoder) -> Encoder:
-    """Encode each query text once across the weights (fp32: a query's vector does not depend
-    on its batch), as ``benchmarks/stopwords.py`` does."""
-    encode = encoder.encode_queries
-    vectors: dict[str, np.ndarray] = {}
-
-    def encode_queries(texts):
-        missing = list(dict.fromkeys(text for text in texts if text not in vectors))
-        if missing:
-            vectors.update(zip(missing, encode(missing), strict=True))
-        return np.stack([vectors[text] for text in texts])
-
-    encoder.encode_queries = encode_queries  # type: ignore[method-assign]
-    return encoder
-
-
-def _paired_p_value(differences: np.ndarray, seed: int = 0) -> float:
-    """Two-sided paired randomization test (sign flips of the per-query differences)."""
-    generator = np.random.default_rng(seed)
-    signs = generator.choice((-1.0, 1.0), size=(PERMUTATIONS, len(differences)))
-    extreme = np.abs((signs * differences).mean(axis=1)) >= abs(differences.mean()) - 1e-12
-    return float((extreme.sum() + 1) / (PERMUTATIONS + 1))
 
 
 def _per_query_ndcg(index: HybridIndex, dataset, options: dict) -> np.ndarray:
@@ -104,7 +80,7 @@ def measure(data_dir: Path, split: str, cache_dir: Path) -> dict:
     """Every weight on one dataset: figures, paired tests against weight 1, the choices."""
     tuning, test = load_beir(data_dir, split=split), load_beir(data_dir, split="test")
     documents = list(read_corpus(data_dir))
-    encoder = _remember_queries(Encoder())
+    encoder = remember_query_vectors(Encoder())
     weights: dict[str, dict] = {}
     per_query: dict[int, dict[str, np.ndarray]] = {}
     for weight in WEIGHTS:
@@ -118,7 +94,7 @@ def measure(data_dir: Path, split: str, cache_dir: Path) -> dict:
         for mode in ("bm25", "hybrid_tuned"):
             if weight != 1:
                 differences = per_query[weight][mode] - per_query[1][mode]
-                figures[mode]["p_value_vs_1"] = _paired_p_value(differences)
+                figures[mode]["p_value_vs_1"] = paired_p_value(differences, PERMUTATIONS)
                 figures[mode]["queries_better_worse"] = [
                     int((differences > 1e-12).sum()),
                     int((differences < -1e-12).sum()),

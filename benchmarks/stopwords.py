@@ -28,7 +28,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import REPO_ROOT, RESULTS_DIR, default_data_path, write_results
+from _common import (
+    REPO_ROOT,
+    RESULTS_DIR,
+    default_data_path,
+    paired_p_value,
+    remember_query_vectors,
+    write_results,
+)
 
 from hybridsearch import HybridIndex, read_corpus
 from hybridsearch.dense.encoder import Encoder
@@ -50,38 +57,12 @@ METRICS = ("ndcg@10", "recall@100", "mrr@10")
 PERMUTATIONS = 20_000
 
 
-def _remember_queries(encoder: Encoder) -> Encoder:
-    """Make ``encoder`` encode each query text once (fp32: a vector does not depend on the
-    batch it came in), so the variants share their query vectors."""
-    encode = encoder.encode_queries
-    vectors: dict[str, np.ndarray] = {}
-
-    def encode_queries(texts):
-        missing = list(dict.fromkeys(text for text in texts if text not in vectors))
-        if missing:
-            vectors.update(zip(missing, encode(missing), strict=True))
-        return np.stack([vectors[text] for text in texts])
-
-    encoder.encode_queries = encode_queries  # type: ignore[method-assign]
-    return encoder
-
-
-def _paired_p_value(differences: np.ndarray, seed: int = 0) -> float:
-    """Two-sided paired randomization test: how often random sign flips of the per-query
-    differences give a mean at least as far from zero as the observed one."""
-    generator = np.random.default_rng(seed)
-    signs = generator.choice((-1.0, 1.0), size=(PERMUTATIONS, len(differences)))
-    observed = abs(differences.mean())
-    extreme = np.abs((signs * differences).mean(axis=1)) >= observed - 1e-12
-    return float((extreme.sum() + 1) / (PERMUTATIONS + 1))
-
-
 def _measure(data_dir: Path, split: str, cache_dir: Path) -> dict:
     """Per variant: build seconds, per mode the mean metrics over the split's queries, and
     the paired test of its nDCG@10 against the default's."""
     dataset = load_beir(data_dir, split=split)
     documents = list(read_corpus(data_dir))
-    encoder = _remember_queries(Encoder())
+    encoder = remember_query_vectors(Encoder())
     figures: dict = {"split": split, "queries": len(dataset.queries), "variants": {}}
     per_query_ndcg: dict[tuple[str, str], np.ndarray] = {}
     for variant, analyzer in VARIANTS.items():
@@ -103,7 +84,8 @@ def _measure(data_dir: Path, split: str, cache_dir: Path) -> dict:
             )
             if variant != "lucene":
                 differences = per_query_ndcg[variant, label] - per_query_ndcg["lucene", label]
-                quality[label]["ndcg@10_p_value_vs_lucene"] = _paired_p_value(differences)
+                p_value = paired_p_value(differences, PERMUTATIONS)
+                quality[label]["ndcg@10_p_value_vs_lucene"] = p_value
                 quality[label]["queries_better_worse"] = [
                     int((differences > 1e-12).sum()),
                     int((differences < -1e-12).sum()),
