@@ -96,6 +96,11 @@ class QueryPlanner:
             it (how many queries it was tuned on, and what that measured).
         query_identity: A query model trained against those vectors (an asymmetric pair), also
             accepted as the encoder, or None.
+
+    Attributes:
+        overlap_min_passages: From this many passages in the view, :meth:`run` encodes the
+            queries in a background thread while the BM25 legs run
+            (:data:`OVERLAP_MIN_PASSAGES` by default; the hits are the same either way).
     """
 
     def __init__(
