@@ -24,7 +24,12 @@ from typing import Any
 import numpy as np
 
 from hybridsearch.dense.threads import prepare_faiss
-from hybridsearch.dense.vectors import VectorSettings, read_typed_faiss_file, write_faiss_file
+from hybridsearch.dense.vectors import (
+    VectorSettings,
+    check_build_inputs,
+    read_typed_faiss_file,
+    write_faiss_file,
+)
 from hybridsearch.errors import InvalidInputError
 
 __all__ = ["build_hnsw", "effective_ef_search", "load_hnsw", "save_hnsw", "search_hnsw"]
@@ -52,13 +57,7 @@ def build_hnsw(vectors: np.ndarray, settings: VectorSettings) -> Any:
         InvalidInputError: ``settings`` is not a VectorSettings, or ``vectors`` is not a 2-D
             float32 array.
     """
-    if not isinstance(settings, VectorSettings):
-        raise InvalidInputError(f"settings must be a VectorSettings, got {type(settings).__name__}")
-    if not isinstance(vectors, np.ndarray) or vectors.ndim != 2 or vectors.dtype != np.float32:
-        raise InvalidInputError(
-            "vectors must be a float32 array of shape (n, dim), got "
-            f"{getattr(vectors, 'dtype', type(vectors).__name__)} {getattr(vectors, 'shape', '')}"
-        )
+    check_build_inputs(vectors, settings)
     faiss = prepare_faiss()  # passive OpenMP, HYBRIDSEARCH_FAISS_THREADS (dense/threads.py)
 
     index = faiss.IndexHNSWFlat(

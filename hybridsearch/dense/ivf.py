@@ -30,7 +30,12 @@ from typing import Any
 import numpy as np
 
 from hybridsearch.dense.threads import prepare_faiss
-from hybridsearch.dense.vectors import VectorSettings, read_typed_faiss_file, write_faiss_file
+from hybridsearch.dense.vectors import (
+    VectorSettings,
+    check_build_inputs,
+    read_typed_faiss_file,
+    write_faiss_file,
+)
 from hybridsearch.errors import InvalidInputError
 
 __all__ = [
@@ -82,18 +87,7 @@ def build_ivf(vectors: np.ndarray, settings: VectorSettings) -> Any:
         InvalidInputError: ``settings`` is not a VectorSettings, or ``vectors`` is not a
             non-empty 2-D float32 array.
     """
-    if not isinstance(settings, VectorSettings):
-        raise InvalidInputError(f"settings must be a VectorSettings, got {type(settings).__name__}")
-    if (
-        not isinstance(vectors, np.ndarray)
-        or vectors.ndim != 2
-        or vectors.dtype != np.float32
-        or not len(vectors)
-    ):
-        raise InvalidInputError(
-            "vectors must be a non-empty float32 array of shape (n, dim), got "
-            f"{getattr(vectors, 'dtype', type(vectors).__name__)} {getattr(vectors, 'shape', '')}"
-        )
+    check_build_inputs(vectors, settings, non_empty=True)
     faiss = prepare_faiss()  # passive OpenMP, HYBRIDSEARCH_FAISS_THREADS (dense/threads.py)
 
     rows, dimension = int(vectors.shape[0]), int(vectors.shape[1])

@@ -428,6 +428,28 @@ class VectorIndex:
         return index
 
 
+def check_build_inputs(vectors: Any, settings: Any, *, non_empty: bool = False) -> None:
+    """What a FAISS index builder (IVF, HNSW) takes: a :class:`VectorSettings` and a 2-D
+    float32 array (``non_empty``: with at least one row).
+
+    Raises:
+        InvalidInputError: naming what was given instead.
+    """
+    if not isinstance(settings, VectorSettings):
+        raise InvalidInputError(f"settings must be a VectorSettings, got {type(settings).__name__}")
+    if (
+        not isinstance(vectors, np.ndarray)
+        or vectors.ndim != 2
+        or vectors.dtype != np.float32
+        or (non_empty and not len(vectors))
+    ):
+        raise InvalidInputError(
+            f"vectors must be a {'non-empty ' if non_empty else ''}float32 array of shape "
+            f"(n, dim), got "
+            f"{getattr(vectors, 'dtype', type(vectors).__name__)} {getattr(vectors, 'shape', '')}"
+        )
+
+
 def read_faiss_file(path: Path, what: str, flags: int = 0) -> Any:
     """A FAISS index read from ``path``; IndexFormatError naming ``what`` and the file.
 

@@ -17,7 +17,6 @@ import numpy as np
 from hybridsearch.display.html import hits_to_html
 from hybridsearch.display.snippets import DEFAULT_SNIPPET_CHARS, best_window
 from hybridsearch.display.terminal import format_breakdown, format_timings
-from hybridsearch.sparse.analysis import Analyzer
 
 if TYPE_CHECKING:
     from hybridsearch.search.legs import LegRanking
@@ -136,7 +135,9 @@ class Hits(list[Hit]):
             ``total``); stages that did not run are absent.
         depth: How deep the legs went (passages each); more than ``plan.depth`` when
             documents crowded the candidates and the plan's deepening rule applied.
-        analyzer: The BM25 analyzer, used only to highlight query terms when rendered.
+        analyzer: What maps a word to BM25 terms (the planner passes the BM25 analyzer's
+            per-word cache, ``Analyzer.analyze_word``), used only to match query terms in
+            snippets and highlighting.
     """
 
     def __init__(
@@ -188,14 +189,11 @@ class Hits(list[Hit]):
         (a client that shows whole passages saves the matching of every word).
         """
         terms = self.plan.query_terms if self.plan is not None else ()
-        # The index's analyzer remembers each word's terms, so the words every search shows
-        # again are not analysed again (snippets were most of a server's per-request cost).
-        analyzer = self.analyzer
-        if isinstance(analyzer, Analyzer):
-            analyzer = analyzer.analyze_word
         dicts = []
         for hit in self:
-            snippet = best_window(hit.text, terms, analyzer, snippet_chars).text if snippets else ""
+            snippet = (
+                best_window(hit.text, terms, self.analyzer, snippet_chars).text if snippets else ""
+            )
             # The snippet right after the text, so a reader of the JSON finds them together.
             data: dict[str, Any] = {}
             for key, value in hit.to_dict().items():

@@ -120,6 +120,9 @@ class QueryPlanner:
         self.source = source
         self.tuned = tuned
         self.overlap_min_passages = OVERLAP_MIN_PASSAGES
+        # What hits match their words with (snippets, highlighting): the BM25 analyzer's
+        # per-word cache where it has one, since the same words come back in every search.
+        self._word_analyzer = getattr(analyzer, "analyze_word", analyzer)
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -198,14 +201,7 @@ class QueryPlanner:
             ]
         encoding = InBackground(self._encode_queries, plans)
         first_bm25 = {
-            number: _timed(
-                run_bm25,
-                self.source.bm25,
-                plan.query_terms,
-                plan.depth,
-                plan.allowed,
-                plan.bm25_feedback,
-            )
+            number: _timed(self._run_bm25, plan, plan.depth)
             for number, plan in enumerate(plans)
             if "bm25" in plan.legs
         }
@@ -291,7 +287,7 @@ class QueryPlanner:
             for rank, (passage_id, score) in enumerate(ranked[: plan.k], start=1)
         ]
         timings["total"] = (time.perf_counter() - started) * 1000 + timings.get("encode", 0.0)
-        return Hits(hits, plan=plan, timings=timings, depth=depth, analyzer=self.analyzer)
+        return Hits(hits, plan=plan, timings=timings, depth=depth, analyzer=self._word_analyzer)
 
     def _run_legs(
         self,
@@ -309,13 +305,15 @@ class QueryPlanner:
                 continue
             started = time.perf_counter()
             if leg == "bm25":
-                rankings[leg] = run_bm25(
-                    self.source.bm25, plan.query_terms, depth, plan.allowed, plan.bm25_feedback
-                )
+                rankings[leg] = self._run_bm25(plan, depth)
             else:
                 rankings[leg] = run_dense(self.source.vectors, query_vector, depth, plan.allowed)
             timings[leg] = (time.perf_counter() - started) * 1000
         return rankings
+
+    def _run_bm25(self, plan: Plan, depth: int) -> LegRanking:
+        """The plan's BM25 leg at ``depth``."""
+        return run_bm25(self.source.bm25, plan.query_terms, depth, plan.allowed, plan.bm25_feedback)
 
     def _to_unit(self, fused: list[tuple[int, float]], unit: str) -> list[tuple[int, float]]:
         passage_ids = np.fromiter((passage for passage, _ in fused), np.int64, len(fused))

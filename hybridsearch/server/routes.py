@@ -112,6 +112,9 @@ def _add_read_routes(app: Any, state: Any, reads: list[Any]) -> None:
     def ready_index() -> Any:
         return _ready_index(state, HTTPException)
 
+    # What every read endpoint declares besides its response: its errors and the key check.
+    read_route: dict[str, Any] = {"responses": _ERRORS, "dependencies": reads}
+
     async def search_response(
         queries: list[str], request: SearchOptionsModel, batch: bool
     ) -> Response:
@@ -119,25 +122,13 @@ def _add_read_routes(app: Any, state: Any, reads: list[Any]) -> None:
         body = await run_in_threadpool(_search_json, ready_index(), queries, request, batch)
         return Response(body, media_type="application/json")
 
-    @app.post(
-        "/search",
-        response_model=SearchResponse,
-        tags=["search"],
-        responses=_ERRORS,
-        dependencies=reads,
-    )
+    @app.post("/search", response_model=SearchResponse, tags=["search"], **read_route)
     async def search(request: SearchRequest) -> Any:
         """Search one query; the hits carry each leg's rank and raw score."""
         state.limits.check_queries("query", [request.query])
         return await search_response([request.query], request, batch=False)
 
-    @app.post(
-        "/search/batch",
-        response_model=BatchSearchResponse,
-        tags=["search"],
-        responses=_ERRORS,
-        dependencies=reads,
-    )
+    @app.post("/search/batch", response_model=BatchSearchResponse, tags=["search"], **read_route)
     async def search_batch(request: BatchSearchRequest) -> Any:
         """Search several queries with the same options, on one snapshot of the index."""
         state.limits.check_queries("queries", request.queries)
@@ -163,13 +154,7 @@ def _add_read_routes(app: Any, state: Any, reads: list[Any]) -> None:
             metadata=dict(document.metadata),
         )
 
-    @app.get(
-        "/stats",
-        response_model=StatsResponse,
-        tags=["index"],
-        responses=_ERRORS,
-        dependencies=reads,
-    )
+    @app.get("/stats", response_model=StatsResponse, tags=["index"], **read_route)
     def stats() -> StatsResponse:
         """Documents, passages, segments, commit, model identity, settings, build information."""
         return StatsResponse(**serving.index_stats(ready_index()), limits=state.limits.to_dict())
