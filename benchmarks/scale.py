@@ -332,7 +332,8 @@ def vector_kind(args: argparse.Namespace, passages: int) -> str:
 def vector_settings(args: argparse.Namespace, kind: str) -> dict[str, Any]:
     """The VectorSettings fields this run builds with."""
     return {"kind": kind, "hnsw_m": args.hnsw_m, "ef_construction": args.ef_construction,
-            "ef_search": args.ef_search, "ivf_lists": args.ivf_lists, "ivf_probe": args.ivf_probe}
+            "ef_search": args.ef_search, "ivf_lists": args.ivf_lists, "ivf_probe": args.ivf_probe,
+            "ivf_codes": args.ivf_codes}
 
 
 def measure_saved(args: argparse.Namespace, folder: Path, queries: list[str],
@@ -533,6 +534,7 @@ def main() -> None:
     parser.add_argument("--ef-search", type=int, default=128)
     parser.add_argument("--ivf-lists", type=int, default=2048)
     parser.add_argument("--ivf-probe", type=int, default=64)
+    parser.add_argument("--ivf-codes", choices=("sq8", "flat"), default="sq8")
     parser.add_argument("--vectors", choices=VECTOR_MODES, default="noisy-copies")
     parser.add_argument("--queries-only", action="store_true",
                         help="reuse the indexes in --work: load, queries and recall only")

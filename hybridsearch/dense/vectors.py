@@ -43,7 +43,10 @@ INDEX_KINDS = ("flat", "hnsw")
 VECTOR_KINDS = ("auto", *INDEX_KINDS, "ivf")
 #: VectorSettings fields added after the first living-index format, with the values a
 #: manifest written before them means.
-_LATER_FIELDS = {"ivf_lists": 2048, "ivf_probe": 64}
+_LATER_FIELDS = {"ivf_lists": 2048, "ivf_probe": 64, "ivf_codes": "flat"}
+#: What VectorSettings.ivf_codes accepts: how an IVF cell stores its vectors (see
+#: hybridsearch.dense.ivf).
+IVF_CODES = ("sq8", "flat")
 #: From this many passages in one segment, "auto" builds an HNSW graph: exact search over
 #: 100k x 384 float32 vectors costs about 10 ms at one thread here, and grows linearly.
 AUTO_HNSW_PASSAGES = 100_000
@@ -67,6 +70,10 @@ class VectorSettings(Settings):
         ivf_probe: IVF: cells searched per query (raised under a filter). At 1M with 2,048
             cells, 64 gave dense recall@10 .96-.9985 on the scale benchmark's synthetic
             vectors (``benchmarks/results/scale_ann_1m_*.md``).
+        ivf_codes: IVF: how the cells store their vectors: ``"sq8"`` (default: one byte per
+            dimension, a quarter of the memory a query scans; candidates are rescored from
+            the float32 vectors, so scores stay exact) or ``"flat"`` (float32 copies, as
+            indexes written before this setting have).
     """
 
     kind: str = "auto"
@@ -75,17 +82,20 @@ class VectorSettings(Settings):
     ef_search: int = 128
     ivf_lists: int = 2048
     ivf_probe: int = 64
+    ivf_codes: str = "sq8"
 
     def validate(self) -> None:
         """Refuse an unknown kind or a parameter that is not a positive integer."""
         check_choice("kind", self.kind, VECTOR_KINDS)
+        check_choice("ivf_codes", self.ivf_codes, IVF_CODES)
         for name in ("hnsw_m", "ef_construction", "ef_search", "ivf_lists", "ivf_probe"):
             positive_int(name, getattr(self, name))
 
     @classmethod
     def from_dict(cls, data: Any, *, where: str = "settings") -> VectorSettings:
         """Read settings written by :meth:`to_dict`, strictly; fields added later
-        (``ivf_lists``, ``ivf_probe``) take their defaults when a manifest predates them.
+        (``ivf_lists``, ``ivf_probe``, ``ivf_codes``) take the values a manifest written
+        before them means (``ivf_codes``: ``"flat"``, the only IVF there was).
 
         Raises:
             IndexFormatError: see :meth:`Settings.from_dict`.
@@ -475,21 +485,23 @@ def read_typed_faiss_file(
     path: Path,
     what: str,
     flags: int,
-    expected_type: str,
+    expected_type: str | tuple[str, ...],
     dimension: int | None,
     rows: int | None,
 ) -> Any:
     """:func:`read_faiss_file`, then refuse anything but an inner-product ``expected_type``
-    (a FAISS class name) of the expected dimension and row count (None: not checked).
+    (a FAISS class name, or a tuple of them) of the expected dimension and row count (None:
+    not checked).
 
     Raises:
         IndexFormatError: naming ``what``, the file and what was expected.
     """
     faiss = prepare_faiss()
     index = read_faiss_file(path, what, flags)
-    if not isinstance(index, getattr(faiss, expected_type)):
+    names = (expected_type,) if isinstance(expected_type, str) else expected_type
+    if not isinstance(index, tuple(getattr(faiss, name) for name in names)):
         raise IndexFormatError(
-            f"{what} {path} holds a {type(index).__name__}; expected {expected_type}"
+            f"{what} {path} holds a {type(index).__name__}; expected {' or '.join(names)}"
         )
     if index.metric_type != faiss.METRIC_INNER_PRODUCT:
         raise IndexFormatError(

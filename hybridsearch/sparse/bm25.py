@@ -166,13 +166,13 @@ class BM25Index:
         self._idf_list = self._idf.tolist()
         self._indptr_list = postings.indptr.tolist()
         posting_term_ids = np.repeat(np.arange(doc_freqs.shape[0]), doc_freqs)
-        self._posting_scores = variant.posting_scores(
-            self._idf[posting_term_ids],
-            postings.posting_tfs,
-            postings.passage_lengths[postings.posting_passage_ids],
-            normalising_length(self._average_length),
-            params,
+        passage_parts = variant.passage_parts(
+            postings.passage_lengths, normalising_length(self._average_length), params
         )
+        self._posting_scores = variant.posting_scores(
+            postings.posting_tfs, passage_parts[postings.posting_passage_ids], params
+        )
+        self._posting_scores *= self._idf[posting_term_ids]
 
     @classmethod
     def build(

@@ -4,8 +4,12 @@ A variant is three functions (see :class:`Variant`):
 
 * ``idf(doc_freqs, num_passages, params)``: the idf of each term from the number of passages
   that hold it (terms held by no passage are masked to 0 by the caller);
-* ``saturation(tfs, passage_lengths, avgdl, params)``: the term-frequency part of a term's score
-  in a passage that holds the term (tf >= 1), without what every passage gets;
+* ``passage_part(passage_lengths, avgdl, params)``: what a passage's length contributes to the
+  saturation of any term in it (for lucene, ``k1 * (1 - b + b * dl / avgdl)``); a pure function
+  of the passage, so an index computes it once per passage, not once per posting;
+* ``saturation(tfs, passage_parts, params)``: the term-frequency part of a term's score in a
+  passage that holds the term (tf >= 1), from the tf and the passage's part, without what
+  every passage gets;
 * ``absent_value(params)``: what each query term adds, times its idf, to *every* passage,
   including those without the term (0 except for BM25+).
 
@@ -15,8 +19,10 @@ A variant is three functions (see :class:`Variant`):
 How these compose into scores is written once, here, for every index that scores with them
 (:class:`~hybridsearch.sparse.bm25.BM25Index` over one set of postings,
 :class:`~hybridsearch.sparse.segmented.SegmentedBM25` over several): :func:`average_length`,
-:func:`normalising_length`, :meth:`Variant.posting_scores`, :meth:`Variant.query_constant` and
-:func:`sum_by_passage`. Sharing them is what makes those indexes agree to the bit.
+:func:`normalising_length`, :meth:`Variant.posting_scores`, :func:`scale_by_term`,
+:meth:`Variant.query_constant` and :func:`sum_by_passage`. Sharing them is what makes those
+indexes agree to the bit: each is elementwise, so a value computed per passage and gathered
+per posting has the bits it would have computed per posting.
 
 The variants:
 
@@ -48,6 +54,7 @@ __all__ = [
     "Variant",
     "average_length",
     "normalising_length",
+    "scale_by_term",
     "sum_by_passage",
 ]
 
@@ -84,24 +91,29 @@ def _length_norm(passage_lengths: np.ndarray, avgdl: float, params: Params) -> n
     return 1 - b + b * passage_lengths / avgdl
 
 
-def _saturation_lucene(
-    tfs: np.ndarray, passage_lengths: np.ndarray, avgdl: float, params: Params
-) -> np.ndarray:
-    return tfs / (tfs + params["k1"] * _length_norm(passage_lengths, avgdl, params))
+def _k1_length_norm(passage_lengths: np.ndarray, avgdl: float, params: Params) -> np.ndarray:
+    return params["k1"] * _length_norm(passage_lengths, avgdl, params)
 
 
-def _saturation_okapi(
-    tfs: np.ndarray, passage_lengths: np.ndarray, avgdl: float, params: Params
-) -> np.ndarray:
-    k1 = params["k1"]
-    return tfs * (k1 + 1) / (tfs + k1 * _length_norm(passage_lengths, avgdl, params))
+# The saturations below may overwrite ``passage_parts`` (always a fresh gather, never stored):
+# on a million passages a query's postings are ~0.5M floats, and each temporary array saved
+# is a pass over memory saved.
 
 
-def _saturation_bm25l(
-    tfs: np.ndarray, passage_lengths: np.ndarray, avgdl: float, params: Params
-) -> np.ndarray:
+def _saturation_lucene(tfs: np.ndarray, passage_parts: np.ndarray, params: Params) -> np.ndarray:
+    # tfs / (tfs + k1 * norm); addition commutes bit for bit, so the in-place sum is the same
+    denominators = np.add(passage_parts, tfs, out=passage_parts)
+    return np.divide(tfs, denominators, out=denominators)
+
+
+def _saturation_okapi(tfs: np.ndarray, passage_parts: np.ndarray, params: Params) -> np.ndarray:
+    denominators = np.add(passage_parts, tfs, out=passage_parts)
+    return np.divide(tfs * (params["k1"] + 1), denominators, out=denominators)
+
+
+def _saturation_bm25l(tfs: np.ndarray, passage_parts: np.ndarray, params: Params) -> np.ndarray:
     k1, delta = params["k1"], params["delta"]
-    ctd = tfs / _length_norm(passage_lengths, avgdl, params)
+    ctd = tfs / passage_parts
     return tfs * (k1 + 1) * (ctd + delta) / (k1 + ctd + delta)
 
 
@@ -123,36 +135,36 @@ class Variant:
     """
 
     idf: Callable[[np.ndarray, int, Params], np.ndarray]
-    saturation: Callable[[np.ndarray, np.ndarray, float, Params], np.ndarray]
+    passage_part: Callable[[np.ndarray, float, Params], np.ndarray]
+    saturation: Callable[[np.ndarray, np.ndarray, Params], np.ndarray]
     absent_value: Callable[[Params], float]
     param_names: tuple[str, ...]
     idf_uses_vocabulary: bool = False
 
-    def posting_scores(
-        self,
-        idf: np.ndarray | float,
-        tfs: np.ndarray,
-        passage_lengths: np.ndarray,
-        avgdl: float,
-        params: Params,
+    def passage_parts(
+        self, passage_lengths: np.ndarray, avgdl: float, params: Params
     ) -> np.ndarray:
-        """What each posting adds to its passage's score: idf * saturation (float64).
+        """Each passage's length part of the saturation (float64, one per passage).
 
         Args:
-            idf: The idf of each posting's term (an array aligned with ``tfs``), or one idf
-                when all the postings are one term's.
-            tfs: The postings' term frequencies.
-            passage_lengths: The lengths of the postings' passages, aligned with ``tfs``.
+            passage_lengths: Passage lengths in terms.
             avgdl: The normalising length (:func:`normalising_length`).
             params: The variant's parameters.
         """
-        saturation = self.saturation(
-            tfs.astype(np.float64, copy=False),
-            passage_lengths.astype(np.float64, copy=False),
-            avgdl,
-            params,
-        )
-        return idf * saturation
+        return self.passage_part(passage_lengths.astype(np.float64, copy=False), avgdl, params)
+
+    def posting_scores(
+        self, tfs: np.ndarray, passage_parts: np.ndarray, params: Params
+    ) -> np.ndarray:
+        """Each posting's saturation (float64): its score before the idf scales it.
+
+        Args:
+            tfs: The postings' term frequencies.
+            passage_parts: The :meth:`passage_parts` of the postings' passages, aligned with
+                ``tfs``: a fresh array (a gather), which this may overwrite.
+            params: The variant's parameters.
+        """
+        return self.saturation(tfs.astype(np.float64, copy=False), passage_parts, params)
 
     def query_constant(self, idfs: Sequence[float], counts: Sequence[int], params: Params) -> float:
         """What every passage gets from a query (BM25+: delta * the sum of its idfs; else 0).
@@ -172,17 +184,24 @@ class Variant:
 
 #: Variant name -> its functions.
 VARIANTS: dict[str, Variant] = {
-    "lucene": Variant(_idf_lucene, _saturation_lucene, _absent_zero, ("k1", "b")),
+    "lucene": Variant(
+        _idf_lucene, _k1_length_norm, _saturation_lucene, _absent_zero, ("k1", "b")
+    ),
     "okapi": Variant(
         _idf_okapi,
+        _k1_length_norm,
         _saturation_okapi,
         _absent_zero,
         ("k1", "b", "epsilon"),
         idf_uses_vocabulary=True,
     ),
-    "bm25l": Variant(_idf_bm25l, _saturation_bm25l, _absent_zero, ("k1", "b", "delta")),
+    "bm25l": Variant(
+        _idf_bm25l, _length_norm, _saturation_bm25l, _absent_zero, ("k1", "b", "delta")
+    ),
     # BM25+'s tf part is Okapi's; its delta is what every passage gets (absent_value).
-    "bm25plus": Variant(_idf_bm25plus, _saturation_okapi, _absent_delta, ("k1", "b", "delta")),
+    "bm25plus": Variant(
+        _idf_bm25plus, _k1_length_norm, _saturation_okapi, _absent_delta, ("k1", "b", "delta")
+    ),
 }
 
 #: The variant names ``BM25Settings.variant`` accepts.
@@ -204,6 +223,26 @@ def normalising_length(average: float) -> float:
     keeps the arithmetic defined.
     """
     return average if average > 0 else 1.0
+
+
+def scale_by_term(
+    posting_scores: np.ndarray, term_sizes: Sequence[int], idfs: Sequence[float]
+) -> np.ndarray:
+    """Multiply each term's run of saturations by its idf, in place; returns the array.
+
+    Args:
+        posting_scores: Saturations (:meth:`Variant.posting_scores`), term after term.
+        term_sizes: How many postings each term has there, in the same order.
+        idfs: Each term's idf, in the same order.
+
+    A slice at a time rather than against an idf repeated per posting: the same products,
+    without a second array as large as the postings.
+    """
+    start = 0
+    for size, idf in zip(term_sizes, idfs, strict=True):
+        posting_scores[start : start + size] *= idf
+        start += size
+    return posting_scores
 
 
 def sum_by_passage(

@@ -27,12 +27,15 @@ def clustered_unit_vectors(count: int, rng: np.random.Generator) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-@pytest.fixture(scope="module")
-def ivf_corpus():
-    """20k clustered unit vectors with an IVF index (500 cells: 40 training rows each), 10% dead."""
+@pytest.fixture(scope="module", params=["sq8", "flat"])
+def ivf_corpus(request):
+    """20k clustered unit vectors with an IVF index (500 cells: 40 training rows each), 10% dead;
+    once with 8-bit codes (the default), once with float32 copies."""
     rng = np.random.default_rng(11)
     vectors = clustered_unit_vectors(ROWS, rng)
-    index = build_ivf(vectors, VectorSettings(kind="ivf"))
+    index = build_ivf(vectors, VectorSettings(kind="ivf", ivf_codes=request.param))
+    expected_type = "IndexIVFScalarQuantizer" if request.param == "sq8" else "IndexIVFFlat"
+    assert type(index).__name__ == expected_type
     live = rng.random(ROWS) >= 0.1
     queries = clustered_unit_vectors(40, rng)
     return vectors, live, index, queries
@@ -119,7 +122,7 @@ def test_other_indexes_and_bad_arguments_are_refused(ivf_corpus, tmp_path):
 
     vectors, live, index, _ = ivf_corpus
     save_ivf(faiss.IndexFlatIP(DIMENSION), tmp_path / "flat.faiss")
-    with pytest.raises(IndexFormatError, match="expected IndexIVFFlat"):
+    with pytest.raises(IndexFormatError, match="expected IndexIVFScalarQuantizer or IndexIVFFlat"):
         load_ivf(tmp_path / "flat.faiss")
     with pytest.raises(InvalidInputError, match="20000 vectors"):
         DenseSegment(vectors[:10], live[:10], ivf=index)
@@ -138,7 +141,21 @@ def test_effective_nprobe_grows_as_fewer_rows_pass():
 def test_settings_of_a_manifest_written_before_ivf_read_with_defaults():
     old = {"kind": "hnsw", "hnsw_m": 16, "ef_construction": 100, "ef_search": 64}
     settings = VectorSettings.from_dict(old)
-    assert (settings.ivf_lists, settings.ivf_probe) == (2048, 64)
+    # ivf_codes: such a manifest's IVF segments (if any) hold float32 copies
+    assert (settings.ivf_lists, settings.ivf_probe, settings.ivf_codes) == (2048, 64, "flat")
+    assert VectorSettings().ivf_codes == "sq8"
     assert VectorSettings.from_dict(settings.to_dict()) == settings
+    with pytest.raises(InvalidInputError, match="ivf_codes"):
+        VectorSettings(ivf_codes="pq")
     with pytest.raises(IndexFormatError, match="ivf_probe"):
         VectorSettings.from_dict({**old, "ivf_probe": 0})
+
+
+def test_eight_bit_cells_take_a_quarter_of_the_disk(tmp_path):
+    rng = np.random.default_rng(5)
+    vectors = clustered_unit_vectors(4_000, rng)
+    sizes = {}
+    for codes in ("sq8", "flat"):
+        save_ivf(build_ivf(vectors, VectorSettings(ivf_codes=codes)), tmp_path / codes)
+        sizes[codes] = (tmp_path / codes).stat().st_size
+    assert sizes["sq8"] < 0.35 * sizes["flat"]

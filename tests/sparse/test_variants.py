@@ -114,7 +114,33 @@ def test_variant_functions_are_pure_numpy():
         assert set(variant.param_names) <= set(params)
         idf = variant.idf(doc_freqs, 4, params)
         assert idf.shape == (3,) and np.isfinite(idf).all()
-        saturation = variant.saturation(tfs, lengths, 4.0, params)
+        parts = variant.passage_parts(lengths, 4.0, params)
+        saturation = variant.posting_scores(tfs, parts.copy(), params)
         assert saturation.shape == (2,) and (saturation > 0).all()
     assert VARIANTS["bm25plus"].absent_value(params) == 1.0
     assert VARIANTS["lucene"].absent_value(params) == 0.0
+
+
+def test_saturation_from_passage_parts_matches_the_formulas_bit_for_bit():
+    # Each variant's saturation, from the per-passage part gathered per posting, against the
+    # formula written out per posting (rank-bm25's and Lucene's expressions).
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(1, 300, size=50).astype(np.float64)
+    rows = rng.integers(0, 50, size=400)
+    tfs = rng.integers(1, 9, size=400).astype(np.float64)
+    params = {"k1": 1.2, "b": 0.7, "delta": 0.5, "epsilon": 0.25}
+    k1, b, delta, avgdl = params["k1"], params["b"], params["delta"], 97.3
+    dl = lengths[rows]
+    expected = {
+        "lucene": tfs / (tfs + k1 * (1 - b + b * dl / avgdl)),
+        "okapi": tfs * (k1 + 1) / (tfs + k1 * (1 - b + b * dl / avgdl)),
+        "bm25plus": tfs * (k1 + 1) / (tfs + k1 * (1 - b + b * dl / avgdl)),
+    }
+    ctd = tfs / (1 - b + b * dl / avgdl)
+    expected["bm25l"] = tfs * (k1 + 1) * (ctd + delta) / (k1 + ctd + delta)
+    for name, formula in expected.items():
+        variant = VARIANTS[name]
+        parts = variant.passage_parts(lengths, avgdl, params)
+        got = variant.posting_scores(tfs, parts[rows], params)
+        assert np.array_equal(got, formula), name
+        assert parts.shape == (50,) and not np.shares_memory(got, parts)
