@@ -398,6 +398,8 @@ class HybridIndex(Updates, Tuning):
             IndexLockedError: another writer holds the index at ``path`` (an index opened
                 with :meth:`open`, or another process saving there): one writer at a time.
             IndexFormatError: ``path`` is a file or a directory that is not an index.
+            IndexVersionError: ``path`` holds an index a newer hybridsearch wrote (it is left
+                as it is; an older version's is replaced).
             IndexWriteError: writing failed (a full disk...); the last commit is intact.
         """
         manifest = {

@@ -317,6 +317,26 @@ def check_format_version(manifest: Mapping[str, Any], manifest_path: Path) -> No
     )
 
 
+def refuse_newer_format(directory: Path) -> None:
+    """Refuse to replace the index at ``directory`` if a newer release wrote it.
+
+    Raises:
+        IndexVersionError: its manifest names a format version above :data:`FORMAT_VERSION`
+            (the message names the directory, both versions and what to do).
+    """
+    try:
+        written = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # no readable manifest: a damaged index, which a save may replace
+    version = written.get("format_version") if isinstance(written, dict) else None
+    if type(version) is int and version > FORMAT_VERSION:
+        raise IndexVersionError(
+            f"{directory} holds an index of format version {version}, written by a newer "
+            f"hybridsearch; this release writes version {FORMAT_VERSION} and will not replace "
+            "it: save elsewhere, upgrade hybridsearch, or delete that directory first"
+        )
+
+
 def upgrade_format_version(directory: Path) -> None:
     """Record the current format version in an index of an older readable one, fields kept.
 

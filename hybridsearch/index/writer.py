@@ -144,6 +144,7 @@ def write_new_index(
         IndexLockedError: another writer holds the index (an open index, or another save);
             the message names the lock and its holder.
         IndexFormatError: ``path`` is a file or a directory that is not an index.
+        IndexVersionError: ``path`` holds an index of a newer format version (left as it is).
         IndexWriteError: writing failed (a full disk...); the last commit is intact.
     """
     target = storage.resolve_index_directory(path)
@@ -170,8 +171,10 @@ def _commit_over(
         try:
             written = storage.read_manifest(target, verify_checksums=False)
         except IndexFormatError:
-            # Another format version (or a damaged manifest): no reader of this version can
-            # be reading it, so it is replaced whole, still under its lock.
+            # An older format version (or a damaged manifest): no reader of this version can
+            # be reading it, so it is replaced whole, still under its lock. A newer version is
+            # another release's work, which this one cannot even read: refused, not destroyed.
+            storage.refuse_newer_format(target)
             write_files = _whole_index(snapshot, manifest, info, search_defaults)
             storage.write_index_directory(target, write_files, manifest, list_files=False)
             return

@@ -422,6 +422,29 @@ def test_a_newer_format_version_names_the_versions_read_and_what_to_do(saved_ind
     assert f"--index {copy}" in message  # or rebuild it with this release
 
 
+def test_saving_over_a_newer_format_index_leaves_it_and_says_so(saved_index, tmp_path):
+    copy = _copy(saved_index, tmp_path)
+    manifest_path = copy / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest.update(format_version=storage.FORMAT_VERSION + 1)
+    manifest_path.write_text(json.dumps(manifest))
+    before = {path: path.read_bytes() for path in sorted(copy.rglob("*")) if path.is_file()}
+    index = HybridIndex.load(saved_index)
+    with pytest.raises(IndexVersionError) as refused:
+        index.save(copy)
+    message = str(refused.value)
+    assert f"{copy} holds an index of format version {storage.FORMAT_VERSION + 1}" in message
+    assert "will not replace it" in message
+    after = {path: path.read_bytes() for path in sorted(copy.rglob("*")) if path.is_file()}
+    after.pop(copy / "write.lock")  # the lock the save took (and released) to look
+    assert after == before
+    # An older version's index is still replaced (no release reads it any more).
+    manifest.update(format_version=1)
+    manifest_path.write_text(json.dumps(manifest))
+    index.save(copy)
+    assert HybridIndex.load(copy).num_documents == index.num_documents
+
+
 def _ranking(index: HybridIndex, query: str) -> list[tuple[str, float]]:
     return [(hit.doc_id, hit.score) for hit in index.search(query, k=5)]
 
