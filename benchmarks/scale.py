@@ -279,6 +279,9 @@ def run_size(args: argparse.Namespace, base: list[dict], queries: list[str], pas
 
     counts, texts, vectors, chunk_rate = unique
     main, more = repeated(base, counts, passages, 0.01)
+    # Then 10,000 more documents (the issue's target: adding 10k documents to a 1M index).
+    _, beyond = repeated(base, counts, passages, 0.01 + 10_000 * 2.5 / passages)
+    ten_thousand = beyond[len(more) : len(more) + 10_000]
     as_documents = [Document(d["id"], d["text"], d["title"], d["metadata"]) for d in main]
     stored = StoredVectors(texts, vectors, args.noise, seed=passages, mode=args.vectors,
                            pool=real_vector_pool(Path(args.cache)))
@@ -318,7 +321,7 @@ def run_size(args: argparse.Namespace, base: list[dict], queries: list[str], pas
     gc.collect()
     print(json.dumps(result), flush=True)
     result |= measure_saved(args, folder, queries, encoder)
-    result["updates"] = update_figures(folder, more, main, encoder)
+    result["updates"] = update_figures(folder, more, main, encoder, ten_thousand)
     return result
 
 
@@ -400,8 +403,10 @@ def query_figures(folder: Path, queries: list[str], encoder: Any,
     return figures
 
 
-def update_figures(folder: Path, more: list[dict], main: list[dict], encoder: Any) -> dict:
-    """Add 1% more documents + commit, then delete 1% + commit (stored vectors again)."""
+def update_figures(folder: Path, more: list[dict], main: list[dict], encoder: Any,
+                   ten_thousand: list[dict] | None = None) -> dict:
+    """Add 1% more documents + commit, then delete 1% + commit (stored vectors again); then
+    add ``ten_thousand`` more documents + commit."""
     from hybridsearch import HybridIndex
     from hybridsearch.corpus.documents import Document
 
@@ -427,6 +432,15 @@ def update_figures(folder: Path, more: list[dict], main: list[dict], encoder: An
     figures["delete_commit_s"] = round(time.perf_counter() - started, 2)
     figures["deleted_documents"] = len(doomed)
     figures["segments_after"] = index.num_segments
+    if ten_thousand:
+        passages_before = index.num_passages
+        started = time.perf_counter()
+        index.add([Document(d["id"], d["text"], d["title"], d["metadata"]) for d in ten_thousand])
+        index.commit()
+        figures["add_10k_documents_and_commit_s"] = round(time.perf_counter() - started, 2)
+        figures["add_10k_documents"] = len(ten_thousand)
+        figures["add_10k_passages"] = index.num_passages - passages_before
+        figures["segments_after_10k"] = index.num_segments
     index.close()
     return figures
 
@@ -611,12 +625,21 @@ def write_markdown(payload: dict[str, Any], path: Path) -> None:
         "| hybrid | filtered bm25 | dense | hybrid | dense recall@10 (filtered) |",
         "|" + "---|" * 17,
     ]
-    sweeps = []
+    sweeps, ten_thousands = [], []
     for name, rows in (("living", payload["living"]), ("frozen", payload["frozen"])):
         for row in rows:
             if "error" not in row:
                 lines.append(_markdown_row(name, row))
                 sweeps += [(row["passages"], entry) for entry in row.get("search_sweep", [])]
+                updates = row.get("updates", {})
+                if "add_10k_documents_and_commit_s" in updates:
+                    ten_thousands.append(
+                        f"At {row['passages']} passages, adding {updates['add_10k_documents']} "
+                        f"documents ({updates['add_10k_passages']} passages) + commit took "
+                        f"{updates['add_10k_documents_and_commit_s']} s."
+                    )
+    if ten_thousands:
+        lines += ["", *ten_thousands]
     if sweeps:
         lines += ["", "Search-time sweep (same index; p50/p95 ms; dense recall@10 vs exact):", "",
                   "| passages | setting | dense | hybrid | filtered dense | filtered hybrid "
@@ -659,7 +682,8 @@ def _markdown_row(name: str, row: dict[str, Any]) -> str:
     kind = settings.get("kind", row.get("vector_kind", "flat"))
     dense = {"hnsw": f"hnsw M {settings.get('hnsw_m')} efC {settings.get('ef_construction')} "
                      f"efS {settings.get('ef_search')}",
-             "ivf": f"ivf nprobe {settings.get('ivf_probe')}"}.get(kind, "exact")
+             "ivf": f"ivf {settings.get('ivf_codes', 'flat')} nprobe {settings.get('ivf_probe')}",
+             }.get(kind, "exact")
     return (
         f"| {name} | {row['passages']} | {dense} | {build} "
         f"| {row.get('chunk_s_extrapolated_real', 'n/a')} | {add} | {delete} "
