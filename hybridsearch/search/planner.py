@@ -33,6 +33,7 @@ import numpy as np
 from hybridsearch.dense.identity import model_mismatch_message
 from hybridsearch.errors import InvalidInputError, ModelMismatchError
 from hybridsearch.search.aggregation import to_unit
+from hybridsearch.search.allocator import retain_freed_memory
 from hybridsearch.search.background import InBackground
 from hybridsearch.search.filters import Filter
 from hybridsearch.search.fusion import fuse
@@ -123,6 +124,7 @@ class QueryPlanner:
         # What hits match their words with (snippets, highlighting): the BM25 analyzer's
         # per-word cache where it has one, since the same words come back in every search.
         self._word_analyzer = getattr(analyzer, "analyze_word", analyzer)
+        self._allocator_ready = False
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -190,7 +192,10 @@ class QueryPlanner:
 
         On a large index the batch is encoded in a background thread while the BM25 legs
         run (see :data:`OVERLAP_MIN_PASSAGES`): the encoder and BM25 are the two largest
-        costs of a hybrid query at a million passages, and each uses one core.
+        costs of a hybrid query at a million passages, and each uses one core. The first
+        such run also asks the C allocator to keep freed memory for reuse
+        (:func:`~hybridsearch.search.allocator.retain_freed_memory`): returning it from one
+        thread stalls the other.
         """
         self._check_query_model(plans)
         if not self._overlaps(plans):
@@ -199,6 +204,10 @@ class QueryPlanner:
                 self._run_plan(plan, query_vectors.get(number), encode_ms)
                 for number, plan in enumerate(plans)
             ]
+        if not self._allocator_ready:
+            # Two threads allocating large arrays: keep freed pages for reuse (allocator.py).
+            retain_freed_memory()
+            self._allocator_ready = True
         encoding = InBackground(self._encode_queries, plans)
         first_bm25 = {
             number: _timed(self._run_bm25, plan, plan.depth)

@@ -176,6 +176,19 @@ def test_encoding_beside_bm25_gives_the_same_hits_in_every_mode():
         assert [hits.depth for hits in one] == [hits.depth for hits in two]
 
 
+def test_the_allocator_is_asked_to_keep_freed_memory_once_when_searches_overlap(monkeypatch):
+    import hybridsearch.search.planner as planner_module
+
+    calls = []
+    monkeypatch.setattr(planner_module, "retain_freed_memory", lambda: calls.append(1))
+    sequential, overlapped = make_planner(), make_planner()
+    overlapped.overlap_min_passages = 0
+    for _ in range(3):
+        search(sequential, "alpha beta", mode="hybrid")
+        search(overlapped, "alpha beta", mode="hybrid")
+    assert calls == [1]  # the overlapping planner's first search only
+
+
 def test_an_encoder_error_in_the_background_reaches_the_caller():
     class Failing(RuntimeError):
         pass
