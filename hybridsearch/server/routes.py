@@ -1,8 +1,9 @@
 """The endpoints of :func:`hybridsearch.server.app.create_app` (documented there).
 
-Searches run in the server's thread pool, side by side (the query encodes meet in the batching
-encoder); a write (a plain ``def`` endpoint, run in the pool too) blocks only its own thread
-while it holds the writer lock.
+Searches run in the server's thread pool; concurrent ones with equal options meet in the
+search batcher (:class:`~hybridsearch.index.search_batching.SearchBatcher`) and run as one
+``search_batch`` call, each thread then encoding its own response. A write (a plain ``def``
+endpoint, run in the pool too) blocks only its own thread while it holds the writer lock.
 
 The search endpoints are the hot path, so each costs one thread-pool hop and one JSON
 encoding: the endpoint is ``async``, checks the limits on the event loop, and hands the search
@@ -16,6 +17,7 @@ The tests check the bytes against the models. The key checks are ``async`` too: 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from hybridsearch.index import serving
@@ -119,7 +121,15 @@ def _add_read_routes(app: Any, state: Any, reads: list[Any]) -> None:
         queries: list[str], request: SearchOptionsModel, batch: bool
     ) -> Response:
         state.limits.check_k(request.k)
-        body = await run_in_threadpool(_search_json, ready_index(), queries, request, batch)
+        index, searches = ready_index(), state.searches
+        if searches is None:
+            body = await run_in_threadpool(_search_json, index, queries, request, batch, None)
+            return Response(body, media_type="application/json")
+        searches.enter()  # held until answered: a batch's leader waits for it to be queued
+        try:
+            body = await run_in_threadpool(_search_json, index, queries, request, batch, searches)
+        finally:
+            searches.leave()
         return Response(body, media_type="application/json")
 
     @app.post("/search", response_model=SearchResponse, tags=["search"], **read_route)
@@ -157,7 +167,12 @@ def _add_read_routes(app: Any, state: Any, reads: list[Any]) -> None:
     @app.get("/stats", response_model=StatsResponse, tags=["index"], **read_route)
     def stats() -> StatsResponse:
         """Documents, passages, segments, commit, model identity, settings, build information."""
-        return StatsResponse(**serving.index_stats(ready_index()), limits=state.limits.to_dict())
+        searches = state.searches
+        return StatsResponse(
+            **serving.index_stats(ready_index()),
+            limits=state.limits.to_dict(),
+            search_batching=None if searches is None else searches.stats.to_dict(),
+        )
 
 
 def _add_write_routes(app: Any, state: Any, writes: list[Any]) -> None:
@@ -200,8 +215,13 @@ def _ready_index(state: Any, http_exception: Any) -> Any:
     return state.index
 
 
-def _search_json(index: Any, queries: list[str], request: SearchOptionsModel, batch: bool) -> bytes:
+def _search_json(
+    index: Any, queries: list[str], request: SearchOptionsModel, batch: bool, searches: Any
+) -> bytes:
     """Run the queries with the request's options; the response body, JSON-encoded.
+
+    ``searches`` (a :class:`~hybridsearch.index.search_batching.SearchBatcher`, or None) runs
+    them in a batch with other requests' searches; it is told how long the rendering took.
 
     The data has the fields of :class:`SearchResponse` (each query's result) or
     :class:`BatchSearchResponse` (``batch``), in their order; the hits are
@@ -215,6 +235,9 @@ def _search_json(index: Any, queries: list[str], request: SearchOptionsModel, ba
         if getattr(request, name) is not None
     }
     generation = index.generation
+    search = index.search_batch if searches is None else searches.search
+    found = search(queries, request.k, **options)
+    started, cpu_started = time.perf_counter(), time.thread_time()
     results = [
         {
             "query": query,
@@ -223,14 +246,15 @@ def _search_json(index: Any, queries: list[str], request: SearchOptionsModel, ba
             "plan": hits.plan.to_dict() if request.explain else None,
             "timings_ms": hits.timings if request.explain else None,
         }
-        for query, hits in zip(
-            queries, index.search_batch(queries, request.k, **options), strict=True
-        )
+        for query, hits in zip(queries, found, strict=True)
     ]
     data = {"results": results} if batch else results[0]
     # NaN and infinity as null, as the response models would dump them; numpy scalars as
     # numbers.
-    return pydantic_core.to_json(data, inf_nan_mode="null", fallback=_plain)
+    body = pydantic_core.to_json(data, inf_nan_mode="null", fallback=_plain)
+    if searches is not None:
+        searches.record_render(time.perf_counter() - started, time.thread_time() - cpu_started)
+    return body
 
 
 def _plain(value: Any) -> Any:
