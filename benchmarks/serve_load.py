@@ -81,11 +81,16 @@ def main(argv: list[str] | None = None) -> int:
                 # The machine's load drifts: each level gets its own in-process figure, taken
                 # just before it on the queries it sends, with the server idle.
                 in_process = baseline.time(cycled(queries, args.requests))
+                before = http_get(base, "/stats").get("search_batching")
                 result = asyncio.run(run_level(port, server.pid, queries, level, args.requests))
+                result["search_batching"] = batching_delta(
+                    before, http_get(base, "/stats").get("search_batching")
+                )
                 result["in_process_queries_per_s"] = in_process["queries_per_s"]
                 result["ratio"] = result["requests_per_s"] / in_process["queries_per_s"]
                 results.append(result)
                 print(format_level(result), flush=True)
+                print(f"  batching: {format_batching(result['search_batching'])}", flush=True)
             mixed = asyncio.run(run_mixed(port, queries, 16, args.requests, args.mixed_writes))
             stats = http_get(base, "/stats")
         finally:
@@ -176,6 +181,39 @@ def stop_server(server: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait()
+
+
+def batching_delta(before: dict | None, after: dict | None) -> dict[str, Any] | None:
+    """What the server's search batcher did between two ``/stats`` reads (warm-up included):
+    counters subtracted, batch sizes by size."""
+    if before is None or after is None:
+        return None
+    delta: dict[str, Any] = {}
+    for name, value in after.items():
+        if isinstance(value, dict):
+            delta[name] = {
+                key: count - before[name].get(key, 0)
+                for key, count in value.items()
+                if count != before[name].get(key, 0)
+            }
+        elif name != "largest_batch":
+            delta[name] = value - before[name]
+    return delta
+
+
+def format_batching(delta: dict[str, Any] | None) -> str:
+    """One line: batches, queries per batch, searches held at lead, ms per query by phase."""
+    if not delta or not delta["batches"]:
+        return "off"
+    batches, queries = delta["batches"], max(delta["queries"], 1)
+    return (
+        f"{batches} batches, {queries / batches:.1f} queries/batch (sizes {delta['sizes']}), "
+        f"held at lead {delta['in_flight_at_lead'] / batches:.1f}, waits {delta['waits']}; "
+        f"per query: queued {delta['queue_wait_ms'] / queries:.1f} ms (leader waited "
+        f"{delta['lead_wait_ms'] / queries:.1f}), search_batch {delta['search_ms'] / queries:.1f}"
+        f" ms ({delta['search_cpu_ms'] / queries:.1f} CPU), render "
+        f"{delta['render_ms'] / queries:.1f} ms ({delta['render_cpu_ms'] / queries:.1f} CPU)"
+    )
 
 
 def http_get(base: str, path: str) -> Any:
@@ -362,6 +400,7 @@ def summarise(results, mixed, stats, args) -> dict[str, Any]:
         "levels": results,
         "mixed": mixed,
         "server_query_batching": stats.get("query_batching"),
+        "server_search_batching": stats.get("search_batching"),
         "server_stack": server_stack(),
         "client": "raw asyncio streams, one keep-alive connection per concurrent client",
         "targets": targets,
