@@ -40,6 +40,10 @@ __all__ = ["DEFAULT_MAX_SEARCHES", "DEFAULT_SEARCH_WAIT_MS", "SearchBatcher", "S
 #: search does not wait; at concurrency 16 on 2 cores, turning a batch's results into
 #: responses takes ~30-50 ms, and those clients' next searches are what fills the next batch.
 DEFAULT_SEARCH_WAIT_MS = 50.0
+#: How long past the last answered search a leader waits for the previous batch's last
+#: clients (ms), when fewer searches are queued than the previous batch held: a closed-loop
+#: client sends its next search a round trip after its answer, which on loopback is ~1 ms.
+DEFAULT_SETTLE_MS = 5.0
 #: Queries per batch at most (a multi-query request that is larger runs alone).
 DEFAULT_MAX_SEARCHES = 64
 
@@ -124,9 +128,13 @@ class SearchBatcher:
         max_wait_ms: How long a batch's leader waits for searches the service holds that have
             not reached the queue yet (0: take what is queued at once).
         max_batch: Queries per batch at most.
+        settle_ms: When every held search is queued but fewer than the previous batch held,
+            wait until no search has been answered for this long (within ``max_wait_ms``):
+            the clients just answered are likely to send their next search.
 
     Raises:
-        InvalidInputError: ``max_wait_ms`` is negative or ``max_batch`` is not positive.
+        InvalidInputError: ``max_wait_ms`` or ``settle_ms`` is negative or ``max_batch`` is
+            not positive.
     """
 
     def __init__(
@@ -135,14 +143,18 @@ class SearchBatcher:
         *,
         max_wait_ms: float = DEFAULT_SEARCH_WAIT_MS,
         max_batch: int = DEFAULT_MAX_SEARCHES,
+        settle_ms: float = DEFAULT_SETTLE_MS,
     ) -> None:
         self.index = index
         self.max_wait_ms = finite_number("max_wait_ms", max_wait_ms, minimum=0)
         self.max_batch = positive_int("max_batch", max_batch)
+        self.settle_ms = finite_number("settle_ms", settle_ms, minimum=0)
         self.stats = SearchBatchingStats()
         self._changed = threading.Condition()
         self._queue: list[_Search] = []
         self._held = 0  # searches between enter() and leave()
+        self._last_answered = 0.0  # when leave() last ran (perf_counter)
+        self._last_batch = 0  # searches in the batch taken last
         self._leading = False
 
     # -- what the service tells it ---------------------------------------------------------
@@ -156,6 +168,7 @@ class SearchBatcher:
         """A search request entered with :meth:`enter` is answered (or failed)."""
         with self._changed:
             self._held -= 1
+            self._last_answered = time.perf_counter()
             self._changed.notify_all()
 
     def record_render(self, seconds: float, cpu_seconds: float) -> None:
@@ -217,16 +230,21 @@ class SearchBatcher:
             return self._take()
 
     def _wait_for_company(self, deadline: float) -> str:
-        """Wait (holding the condition) until the queue holds every search held; the reason."""
+        """Wait (holding the condition) until the queue holds every search held, and, if
+        that is fewer than the last batch, until none was answered for ``settle_ms``."""
         while True:
+            now = time.perf_counter()
             if _queued_queries(self._queue) >= self.max_batch:
                 return "full"
+            wake = deadline
             if len(self._queue) >= self._held:
-                return "all"
-            remaining = deadline - time.perf_counter()
-            if remaining <= 0:
+                settled = self._last_answered + self.settle_ms / 1000
+                if len(self._queue) >= self._last_batch or now >= settled:
+                    return "all"
+                wake = min(deadline, settled)
+            if now >= deadline:
                 return "timeout"
-            self._changed.wait(remaining)
+            self._changed.wait(wake - now)
 
     def _take(self) -> list[_Search]:
         """The oldest queued search and the later ones that may join it, up to max_batch."""
@@ -239,6 +257,7 @@ class SearchBatcher:
             else:
                 rest.append(search)
         self._queue = rest
+        self._last_batch = len(batch)
         return batch
 
     def _run(self, batch: list[_Search]) -> None:
