@@ -34,7 +34,14 @@ if TYPE_CHECKING:
     from hybridsearch.index.hybrid_index import HybridIndex
     from hybridsearch.search.hits import Hits
 
-__all__ = ["DEFAULT_MAX_SEARCHES", "DEFAULT_SEARCH_WAIT_MS", "SearchBatcher", "SearchBatchingStats"]
+__all__ = [
+    "DEFAULT_MAX_SEARCHES",
+    "DEFAULT_SEARCH_WAIT_MS",
+    "DEFAULT_SETTLE_MS",
+    "SearchBatcher",
+    "SearchBatchingStats",
+    "search_together",
+]
 
 #: How long a batch's leader waits for searches still on their way to the queue (ms). A lone
 #: search does not wait; at concurrency 16 on 2 cores, turning a batch's results into
@@ -75,10 +82,11 @@ class SearchBatchingStats:
         queries: Queries in them.
         batches: ``search_batch`` calls made (retries of a failed batch not counted).
         sizes: Batches by the number of queries they held.
-        waits: Why leaders stopped waiting: ``all`` (every search held had arrived), ``full``
+        waits: Why leaders stopped waiting: ``all`` (every search expected had arrived),
+            ``settled`` (fewer, but none arrived or was answered for ``settle_ms``), ``full``
             (``max_batch`` queries queued), ``timeout`` (``max_wait_ms`` passed).
-        in_flight_at_lead: Sum over batches of the searches the service held when the batch
-            was taken (divide by ``batches``).
+        in_flight_at_lead: Sum over batches of the searches held (:class:`SearchBatcher`) or
+            queued (the server's queue) when the batch was taken (divide by ``batches``).
         queue_wait_ms: Sum over searches of the time from queuing to their batch starting.
         lead_wait_ms: Sum over batches of the time the leader waited for company.
         search_ms, search_cpu_ms: Sum over batches of ``search_batch``'s wall and CPU time
@@ -88,11 +96,12 @@ class SearchBatchingStats:
     """
 
     def __init__(self) -> None:
+        self.lock = threading.Lock()  # held while a batch is added and while read
         self.searches = 0
         self.queries = 0
         self.batches = 0
         self.sizes: dict[int, int] = {}
-        self.waits = {"all": 0, "full": 0, "timeout": 0}
+        self.waits = {"all": 0, "settled": 0, "full": 0, "timeout": 0}
         self.in_flight_at_lead = 0
         self.queue_wait_ms = 0.0
         self.lead_wait_ms = 0.0
@@ -103,6 +112,10 @@ class SearchBatchingStats:
 
     def to_dict(self) -> dict[str, Any]:
         """The counters, JSON-ready (batch sizes keyed by their size as a string)."""
+        with self.lock:
+            return self._to_dict()
+
+    def _to_dict(self) -> dict[str, Any]:
         return {
             "searches": self.searches,
             "queries": self.queries,
@@ -239,8 +252,10 @@ class SearchBatcher:
             wake = deadline
             if len(self._queue) >= self._held:
                 settled = self._last_answered + self.settle_ms / 1000
-                if len(self._queue) >= self._last_batch or now >= settled:
+                if len(self._queue) >= self._last_batch:
                     return "all"
+                if now >= settled:
+                    return "settled"
                 wake = min(deadline, settled)
             if now >= deadline:
                 return "timeout"
@@ -262,54 +277,73 @@ class SearchBatcher:
 
     def _run(self, batch: list[_Search]) -> None:
         """One ``search_batch`` call for the batch; each search gets its hits (or error)."""
-        started, cpu_started = time.perf_counter(), time.thread_time()
-        queries = [query for search in batch for query in search.queries]
-        first = batch[0]
-        try:
-            hits = self.index.search_batch(queries, first.k, **first.options)
-        except BaseException as error:
-            if len(batch) == 1:
-                _hand_out(batch, None, error)
-            else:
-                self._run_alone(batch)  # find whose input failed
-            return
+        jobs = [(search.queries, search.k, search.options) for search in batch]
         with self._changed:
-            stats = self.stats
-            stats.searches += len(batch)
-            stats.queries += len(queries)
-            stats.batches += 1
-            stats.sizes[len(queries)] = stats.sizes.get(len(queries), 0) + 1
-            stats.queue_wait_ms += sum(started - search.arrived for search in batch) * 1000
-            stats.search_ms += (time.perf_counter() - started) * 1000
-            stats.search_cpu_ms += (time.thread_time() - cpu_started) * 1000
-        _hand_out(batch, hits, None)
-
-    def _run_alone(self, batch: list[_Search]) -> None:
-        """Each search of a failed batch on its own: each gets its hits or its own error."""
-        for search in batch:
-            try:
-                found = self.index.search_batch(search.queries, search.k, **search.options)
-            except BaseException as error:
-                _hand_out([search], None, error)
+            self.stats.queue_wait_ms += sum(time.perf_counter() - s.arrived for s in batch) * 1000
+        results = search_together(self.index, jobs, self.stats)
+        for search, result in zip(batch, results, strict=True):
+            if isinstance(result, BaseException):
+                search.error = result
             else:
-                _hand_out([search], found, None)
+                search.hits = result
+            search.done.set()
 
     def __repr__(self) -> str:
         return f"SearchBatcher(max_wait_ms={self.max_wait_ms:g}, max_batch={self.max_batch})"
 
 
-def _hand_out(batch: list[_Search], hits: list[Hits] | None, error: BaseException | None) -> None:
-    """Give each search of ``batch`` its slice of ``hits`` (in order), or ``error``."""
-    start = 0
-    for search in batch:
-        if error is not None:
-            search.error = error
-        else:
-            assert hits is not None
-            search.hits = hits[start : start + len(search.queries)]
-            start += len(search.queries)
-        search.done.set()
-
-
 def _queued_queries(queue: list[_Search]) -> int:
     return sum(len(search.queries) for search in queue)
+
+
+def search_together(
+    index: HybridIndex,
+    jobs: Sequence[tuple[list[str], int, dict[str, Any]]],
+    stats: SearchBatchingStats | None = None,
+) -> list[list[Hits] | BaseException]:
+    """Run searches of equal ``k`` and options as one ``index.search_batch`` call.
+
+    Args:
+        index: The index searched.
+        jobs: Each search's queries, ``k`` and options (the first's ``k`` and options are
+            used: the caller groups searches whose are equal).
+        stats: Counters to add this batch to (searches, queries, sizes, time), or None.
+
+    Returns:
+        Per search, its hits (one per query, each equal to the query's lone search) or the
+        error its search raised: if the shared call fails, each search runs alone, so one
+        caller's bad input never fails another's.
+    """
+    started, cpu_started = time.perf_counter(), time.thread_time()
+    queries = [query for job_queries, _, _ in jobs for query in job_queries]
+    _, k, options = jobs[0]
+    try:
+        hits = index.search_batch(queries, k, **options)
+    except BaseException as error:
+        if len(jobs) == 1:
+            return [error]
+        return [_search_alone(index, job) for job in jobs]
+    results: list[list[Hits] | BaseException] = []
+    start = 0
+    for job_queries, _, _ in jobs:
+        results.append(hits[start : start + len(job_queries)])
+        start += len(job_queries)
+    if stats is not None:
+        with stats.lock:
+            stats.searches += len(jobs)
+            stats.queries += len(queries)
+            stats.batches += 1
+            stats.sizes[len(queries)] = stats.sizes.get(len(queries), 0) + 1
+            stats.search_ms += (time.perf_counter() - started) * 1000
+            stats.search_cpu_ms += (time.thread_time() - cpu_started) * 1000
+    return results
+
+
+def _search_alone(
+    index: HybridIndex, job: tuple[list[str], int, dict[str, Any]]
+) -> list[Hits] | BaseException:
+    queries, k, options = job
+    try:
+        return index.search_batch(queries, k, **options)
+    except BaseException as error:
+        return error

@@ -17,7 +17,7 @@ it was. **Searches see a consistent index**: each search (a batch too) reads one
 index before or after any write, never a mix, and never waits for a write.
 
 Concurrent searches with equal options run as one ``search_batch`` call (see
-:class:`hybridsearch.index.search_batching.SearchBatcher`): one encode call for their queries,
+:class:`hybridsearch.server.search_queue.SearchQueue`): one encode call for their queries,
 BM25 and FAISS per query; each response equals the lone search's.
 """
 
@@ -30,14 +30,11 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from hybridsearch.index import serving
-from hybridsearch.index.search_batching import (
-    DEFAULT_MAX_SEARCHES,
-    DEFAULT_SEARCH_WAIT_MS,
-    SearchBatcher,
-)
+from hybridsearch.index.search_batching import DEFAULT_MAX_SEARCHES, DEFAULT_SEARCH_WAIT_MS
 from hybridsearch.server.failures import install_error_handlers
 from hybridsearch.server.limits import BodySizeLimit, Limits
 from hybridsearch.server.routes import add_routes
+from hybridsearch.server.search_queue import SearchQueue
 from hybridsearch.server.security import API_KEY_HEADER
 
 if TYPE_CHECKING:
@@ -58,7 +55,7 @@ class ServiceState:
         limits: The request limits.
         api_key: The key the protected endpoints need, or None (every endpoint open).
         open_reads: Whether the read endpoints are open without the key.
-        searches: Runs concurrent searches as shared batches (None: each search alone).
+        searches: Queues concurrent searches into shared batches (None: each runs alone).
     """
 
     def __init__(self, limits: Limits, api_key: str | None, open_reads: bool) -> None:
@@ -69,7 +66,7 @@ class ServiceState:
         self.limits = limits
         self.api_key = api_key
         self.open_reads = open_reads
-        self.searches: SearchBatcher | None = None
+        self.searches: SearchQueue | None = None
 
 
 def create_app(
@@ -96,11 +93,11 @@ def create_app(
         open_reads: Open search, documents and stats without the key.
         limits: The request limits (default :class:`~hybridsearch.server.limits.Limits`()).
         batch_queries: Run concurrent searches with equal options as one ``search_batch``
-            call (:class:`~hybridsearch.index.search_batching.SearchBatcher`); the index's
+            call (:class:`~hybridsearch.server.search_queue.SearchQueue`); the index's
             encoder is wrapped while the app runs (its calls serialised), and restored when
             it stops.
-        max_wait_ms: How long a batch waits for searches the server holds that have not
-            reached the queue yet (a lone search never waits).
+        max_wait_ms: The longest a batch of searches waits for company (a lone client's
+            search never waits).
         max_batch: Queries per shared batch at most.
         on_load_failure: Called if ``index`` is a function and it fails (the error is
             logged; ``hybridsearch serve`` stops the server then).
@@ -116,7 +113,7 @@ def create_app(
             # calls (writes' tokenizer calls included), so it waits for no one.
             serving.batch_query_encodes(loaded, max_wait_ms=0, max_batch=max_batch)
             loaded.encoder.encode_queries(["warm up"])  # the first search pays no start-up
-            state.searches = SearchBatcher(loaded, max_wait_ms=max_wait_ms, max_batch=max_batch)
+            state.searches = SearchQueue(loaded, max_wait_ms=max_wait_ms, max_batch=max_batch)
         state.index, state.status = loaded, "ok"
 
     given = None if callable(index) else index

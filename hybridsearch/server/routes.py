@@ -1,14 +1,14 @@
 """The endpoints of :func:`hybridsearch.server.app.create_app` (documented there).
 
-Searches run in the server's thread pool; concurrent ones with equal options meet in the
-search batcher (:class:`~hybridsearch.index.search_batching.SearchBatcher`) and run as one
-``search_batch`` call, each thread then encoding its own response. A write (a plain ``def``
-endpoint, run in the pool too) blocks only its own thread while it holds the writer lock.
+Searches are queued on the event loop (:class:`~hybridsearch.server.search_queue.SearchQueue`)
+and run in shared batches, one pool thread per batch, which also encodes the batch's responses.
+A write (a plain ``def`` endpoint, run in the pool) blocks only its own thread while it holds
+the writer lock.
 
-The search endpoints are the hot path, so each costs one thread-pool hop and one JSON
-encoding: the endpoint is ``async``, checks the limits on the event loop, and hands the search
-*and* the encoding of its response to one pool thread (:func:`_search_json`), which turns the
-hits into plain data and dumps them with ``pydantic_core.to_json``. The response models stay
+The search endpoints are the hot path, so a batch of them costs one thread-pool hop and each
+one JSON encoding: the endpoint is ``async``, checks the limits on the event loop, and queues
+the search with the encoding of its response (:func:`_search_json`, which turns the hits into
+plain data and dumps them with ``pydantic_core.to_json``), both run in the batch's thread. The response models stay
 declared (``response_model``), so the OpenAPI schema and ``/docs`` describe the responses, but
 FastAPI does not validate and dump them again: the endpoint returns the encoded ``Response``.
 The tests check the bytes against the models. The key checks are ``async`` too: a plain
@@ -17,7 +17,6 @@ The tests check the bytes against the models. The key checks are ``async`` too: 
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from hybridsearch.index import serving
@@ -122,14 +121,18 @@ def _add_read_routes(app: Any, state: Any, reads: list[Any]) -> None:
     ) -> Response:
         state.limits.check_k(request.k)
         index, searches = ready_index(), state.searches
+        options = _search_options(request)
+        generation = index.generation
+
+        def render(found: list[Any]) -> bytes:
+            return _search_json(queries, found, request, batch, generation)
+
         if searches is None:
-            body = await run_in_threadpool(_search_json, index, queries, request, batch, None)
-            return Response(body, media_type="application/json")
-        searches.enter()  # held until answered: a batch's leader waits for it to be queued
-        try:
-            body = await run_in_threadpool(_search_json, index, queries, request, batch, searches)
-        finally:
-            searches.leave()
+            body = await run_in_threadpool(
+                lambda: render(index.search_batch(queries, request.k, **options))
+            )
+        else:
+            body = await searches.search(queries, request.k, options, render)
         return Response(body, media_type="application/json")
 
     @app.post("/search", response_model=SearchResponse, tags=["search"], **read_route)
@@ -215,13 +218,23 @@ def _ready_index(state: Any, http_exception: Any) -> Any:
     return state.index
 
 
-def _search_json(
-    index: Any, queries: list[str], request: SearchOptionsModel, batch: bool, searches: Any
-) -> bytes:
-    """Run the queries with the request's options; the response body, JSON-encoded.
+def _search_options(request: SearchOptionsModel) -> dict[str, Any]:
+    """The search options a request sets (those it leaves out take the index's defaults)."""
+    return {
+        name: getattr(request, name)
+        for name in _OPTION_FIELDS
+        if getattr(request, name) is not None
+    }
 
-    ``searches`` (a :class:`~hybridsearch.index.search_batching.SearchBatcher`, or None) runs
-    them in a batch with other requests' searches; it is told how long the rendering took.
+
+def _search_json(
+    queries: list[str],
+    found: list[Any],
+    request: SearchOptionsModel,
+    batch: bool,
+    generation: int | None,
+) -> bytes:
+    """The response body of a search request, JSON-encoded, from its hits (one per query).
 
     The data has the fields of :class:`SearchResponse` (each query's result) or
     :class:`BatchSearchResponse` (``batch``), in their order; the hits are
@@ -229,15 +242,6 @@ def _search_json(
     """
     import pydantic_core
 
-    options = {
-        name: getattr(request, name)
-        for name in _OPTION_FIELDS
-        if getattr(request, name) is not None
-    }
-    generation = index.generation
-    search = index.search_batch if searches is None else searches.search
-    found = search(queries, request.k, **options)
-    started, cpu_started = time.perf_counter(), time.thread_time()
     results = [
         {
             "query": query,
@@ -251,10 +255,7 @@ def _search_json(
     data = {"results": results} if batch else results[0]
     # NaN and infinity as null, as the response models would dump them; numpy scalars as
     # numbers.
-    body = pydantic_core.to_json(data, inf_nan_mode="null", fallback=_plain)
-    if searches is not None:
-        searches.record_render(time.perf_counter() - started, time.thread_time() - cpu_started)
-    return body
+    return pydantic_core.to_json(data, inf_nan_mode="null", fallback=_plain)
 
 
 def _plain(value: Any) -> Any:

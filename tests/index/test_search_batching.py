@@ -144,7 +144,7 @@ def test_the_leader_waits_for_held_searches_at_most_max_wait(index):
     started = time.perf_counter()
     batcher.search(["cats"], 1)
     assert 0.03 <= time.perf_counter() - started < 5
-    assert batcher.stats.waits == {"all": 0, "full": 0, "timeout": 1}
+    assert batcher.stats.waits == {"all": 0, "settled": 0, "full": 0, "timeout": 1}
 
 
 def test_a_lone_search_does_not_wait(index):
