@@ -202,14 +202,14 @@ def batching_delta(before: dict | None, after: dict | None) -> dict[str, Any] | 
 
 
 def format_batching(delta: dict[str, Any] | None) -> str:
-    """One line: batches, queries per batch, searches held at lead, ms per query by phase."""
+    """One line: batches, queries per batch, searches queued at lead, ms per query by phase."""
     if not delta or not delta["batches"]:
         return "off"
     batches, queries = delta["batches"], max(delta["queries"], 1)
     return (
         f"{batches} batches, {queries / batches:.1f} queries/batch (sizes {delta['sizes']}), "
-        f"held at lead {delta['in_flight_at_lead'] / batches:.1f}, waits {delta['waits']}; "
-        f"per query: queued {delta['queue_wait_ms'] / queries:.1f} ms (leader waited "
+        f"queued at lead {delta['in_flight_at_lead'] / batches:.1f}, waits {delta['waits']}; "
+        f"per query: queued {delta['queue_wait_ms'] / queries:.1f} ms (batch waited "
         f"{delta['lead_wait_ms'] / queries:.1f}), search_batch {delta['search_ms'] / queries:.1f}"
         f" ms ({delta['search_cpu_ms'] / queries:.1f} CPU), render "
         f"{delta['render_ms'] / queries:.1f} ms ({delta['render_cpu_ms'] / queries:.1f} CPU)"

@@ -8,11 +8,11 @@ the writer lock.
 The search endpoints are the hot path, so a batch of them costs one thread-pool hop and each
 one JSON encoding: the endpoint is ``async``, checks the limits on the event loop, and queues
 the search with the encoding of its response (:func:`_search_json`, which turns the hits into
-plain data and dumps them with ``pydantic_core.to_json``), both run in the batch's thread. The response models stay
-declared (``response_model``), so the OpenAPI schema and ``/docs`` describe the responses, but
-FastAPI does not validate and dump them again: the endpoint returns the encoded ``Response``.
-The tests check the bytes against the models. The key checks are ``async`` too: a plain
-``def`` dependency would cost a pool hop of its own.
+plain data and dumps them with ``pydantic_core.to_json``), both run in the batch's thread.
+The response models stay declared (``response_model``), so the OpenAPI schema and ``/docs``
+describe the responses, but FastAPI does not validate and dump them again: the endpoint
+returns the encoded ``Response``. The tests check the bytes against the models. The key
+checks are ``async`` too: a plain ``def`` dependency would cost a pool hop of its own.
 """
 
 from __future__ import annotations
