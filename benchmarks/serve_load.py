@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             for level in levels:
                 # The machine's load drifts: each level gets its own in-process figure, taken
                 # just before it on the queries it sends, with the server idle.
-                in_process = baseline.time(cycled(queries, args.requests))
+                sent = cycled(queries, args.requests)
+                in_process = baseline.time(sent)
                 before = http_get(base, "/stats").get("search_batching")
                 result = asyncio.run(run_level(port, server.pid, queries, level, args.requests))
                 result["search_batching"] = batching_delta(
@@ -90,7 +91,12 @@ def main(argv: list[str] | None = None) -> int:
                 result["ratio"] = result["requests_per_s"] / in_process["queries_per_s"]
                 results.append(result)
                 print(format_level(result), flush=True)
+                result["passes"] = {
+                    "server": baseline.passes(sent, mean_batch(result["search_batching"])),
+                    "in_process": baseline.passes(sent, len(sent)),
+                }
                 print(f"  batching: {format_batching(result['search_batching'])}", flush=True)
+                print(f"  passes: {format_passes(result['passes'])}", flush=True)
             mixed = asyncio.run(run_mixed(port, queries, 16, args.requests, args.mixed_writes))
             stats = http_get(base, "/stats")
         finally:
@@ -128,6 +134,55 @@ class InProcess:
             "seconds": seconds,
             "queries_per_s": len(queries) / seconds,
         }
+
+
+    def passes(self, queries: list[str], batch: int) -> dict[str, Any]:
+        """How the encoder splits ``queries``, taken ``batch`` at a time, into forward passes
+        (one padded length per pass): passes per batch, queries per pass, and the mean pass
+        size per padded length. The server's batches are not these exact queries, but
+        ``batch`` consecutive ones of the same stream (the clients send them in order)."""
+        from hybridsearch.dense.query_batches import query_passes
+
+        encoder = self.index.encoder
+        counts = np.asarray(encoder.count_tokens(queries, prompt=encoder.query_prompt))
+        batch = max(1, min(batch, len(queries)))
+        starts = range(0, len(queries) - batch + 1, batch)
+        found = [
+            found_pass
+            for start in starts
+            for found_pass in query_passes(
+                counts[start : start + batch], encoder.max_seq_length, encoder.batch_size
+            )
+        ]
+        by_length: dict[int, list[int]] = {}
+        for found_pass in found:
+            by_length.setdefault(found_pass.padded_length, []).append(len(found_pass.rows))
+        return {
+            "batch": batch,
+            "passes_per_batch": len(found) / len(starts),
+            "queries_per_pass": sum(len(found_pass.rows) for found_pass in found) / len(found),
+            "mean_pass_by_padded_length": {
+                str(length): round(float(np.mean(sizes)), 2)
+                for length, sizes in sorted(by_length.items())
+            },
+        }
+
+
+def mean_batch(delta: dict[str, Any] | None) -> int:
+    """The server's mean queries per batch in a level (1 when batching is off)."""
+    if not delta or not delta.get("batches"):
+        return 1
+    return max(1, round(delta["queries"] / delta["batches"]))
+
+
+def format_passes(passes: dict[str, Any]) -> str:
+    server, alone = passes["server"], passes["in_process"]
+    return (
+        f"server batches of {server['batch']}: {server['passes_per_batch']:.1f} passes each, "
+        f"{server['queries_per_pass']:.1f} queries/pass {server['mean_pass_by_padded_length']}; "
+        f"in-process {alone['batch']}: {alone['passes_per_batch']:.0f} passes, "
+        f"{alone['queries_per_pass']:.1f} queries/pass"
+    )
 
 
 def cycled(queries: list[str], count: int) -> list[str]:

@@ -49,8 +49,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--max-wait-ms",
         type=float,
         default=50.0,
-        help="how long a batch of concurrent searches waits for searches the server holds "
-        "that have not reached it yet; a lone search never waits (default 50)",
+        help="the longest a batch of concurrent searches waits for company; a lone client's "
+        "search never waits (default 50)",
     )
     parser.add_argument(
         "--log-level",

@@ -51,8 +51,8 @@ def serve(
         read_only: Load the index for reading: the write endpoints answer 403.
         model: The model folder, if it moved since the index was built.
         limits: The request limits.
-        max_wait_ms: How long a batch of concurrent searches waits for searches the server
-            holds that have not reached it yet (a lone search never waits).
+        max_wait_ms: The longest a batch of concurrent searches waits for company (a lone
+            client's search never waits).
         graceful_timeout_s: How long a stop waits for requests in flight.
         log_level: uvicorn's log level.
 

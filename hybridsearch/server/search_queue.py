@@ -111,6 +111,11 @@ class SearchQueue:
             fails is retried search by search).
         """
         loop = asyncio.get_running_loop()
+        runner = self._runner
+        if runner is not None and (runner.done() or runner.get_loop() is not loop):
+            # A runner of a loop that stopped (an app served again on a new loop): its
+            # requests are gone with it.
+            self._runner, self._queue = None, []
         entry = _Entry(queries, k, options, render, loop.create_future())
         self._queue.append(entry)
         self._last_event = entry.arrived
