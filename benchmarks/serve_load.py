@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=300, help="requests per level")
     parser.add_argument("--levels", default=",".join(map(str, LEVELS)))
     parser.add_argument("--mixed-writes", type=int, default=40, help="adds in the mixed run")
-    parser.add_argument("--max-wait-ms", type=float, default=5.0)
+    parser.add_argument("--max-wait-ms", type=float, default=50.0)
     parser.add_argument("--name", default="serve_load", help="results file name")
     args = parser.parse_args(argv)
     args.load_average_start = round(os.getloadavg()[0], 2)  # is anything else running?
