@@ -481,6 +481,40 @@ def format_level(result: dict) -> str:
     )
 
 
+def batching_table(levels: list[dict[str, Any]]) -> list[str]:
+    """Per level: how full the server's batches were, where a query's time went in the
+    server, and how the encoder splits such batches into passes (beside in-process)."""
+    if not any(level.get("search_batching") for level in levels):
+        return []
+    lines = [
+        "",
+        "Server batches per level (counters from `GET /stats`, warm-up requests included): "
+        "queries per `search_batch` call, why batches started, the server's search and "
+        "response-encoding time per query (the batch's thread), and the encoder's forward "
+        "passes for batches of that size drawn from the same query stream (one padded length "
+        "per pass) against in-process `search_batch` of the level's queries:",
+        "",
+        "| concurrency | queries/batch | batch starts | search ms/query (CPU) "
+        "| render ms/query | passes/batch, queries/pass | in-process passes, queries/pass |",
+        "|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    for level in levels:
+        delta, passes = level.get("search_batching"), level.get("passes")
+        if not delta or not delta["batches"] or not passes:
+            continue
+        queries = max(delta["queries"], 1)
+        waits = ", ".join(f"{reason} {count}" for reason, count in delta["waits"].items())
+        server, alone = passes["server"], passes["in_process"]
+        lines.append(
+            f"| {level['concurrency']} | {queries / delta['batches']:.1f} | {waits} | "
+            f"{delta['search_ms'] / queries:.1f} ({delta['search_cpu_ms'] / queries:.1f}) | "
+            f"{delta['render_ms'] / queries:.1f} | {server['passes_per_batch']:.1f}, "
+            f"{server['queries_per_pass']:.1f} | {alone['passes_per_batch']:.0f}, "
+            f"{alone['queries_per_pass']:.1f} |"
+        )
+    return lines
+
+
 def write_markdown(name: str, payload: dict[str, Any]) -> Path:
     lines = [
         f"# {name}: HTTP search load on {payload['documents']} documents "
@@ -507,6 +541,7 @@ def write_markdown(name: str, payload: dict[str, Any]) -> Path:
             f"{level['p95_ms']:.1f} | {level['p99_ms']:.1f} | {level['errors']} | "
             f"{level['server_cpu_ms_per_request']:.1f} | {level['client_cpu_ms_per_request']:.2f} |"
         )
+    lines += batching_table(payload["levels"])
     mixed = payload["mixed"]
     searches = mixed["searches"]
     lines += [
