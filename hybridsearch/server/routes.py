@@ -122,15 +122,16 @@ def _add_read_routes(app: Any, state: Any, reads: list[Any]) -> None:
         state.limits.check_k(request.k)
         index, searches = ready_index(), state.searches
         options = _search_options(request)
-        generation = index.generation
 
-        def render(found: list[Any]) -> bytes:
+        def render(found: list[Any], generation: int | None) -> bytes:
             return _search_json(queries, found, request, batch, generation)
 
+        def search_alone() -> bytes:
+            generation = index.generation
+            return render(index.search_batch(queries, request.k, **options), generation)
+
         if searches is None:
-            body = await run_in_threadpool(
-                lambda: render(index.search_batch(queries, request.k, **options))
-            )
+            body = await run_in_threadpool(search_alone)
         else:
             body = await searches.search(queries, request.k, options, render)
         return Response(body, media_type="application/json")

@@ -39,8 +39,9 @@ if TYPE_CHECKING:
 
 __all__ = ["SearchQueue"]
 
-#: Turns a search's hits (one per query) into its response body.
-Render = Callable[[list[Any]], bytes]
+#: Turns a search's hits (one per query) and the index's commit generation read just before
+#: the search into its response body.
+Render = Callable[[list[Any], Any], bytes]
 
 
 class _Entry:
@@ -104,7 +105,8 @@ class SearchQueue:
     async def search(
         self, queries: list[str], k: int, options: dict[str, Any], render: Render
     ) -> bytes:
-        """Queue a search; its response body once its batch has run (``render`` of its hits).
+        """Queue a search; its response body once its batch has run (``render`` of its hits
+        and the index's generation read just before the batch's search).
 
         Raises:
             Whatever the search or ``render`` raised for this request (a shared call that
@@ -205,6 +207,7 @@ class SearchQueue:
         with self.stats.lock:
             self.stats.queue_wait_ms += sum(started - entry.arrived for entry in batch) * 1000
         jobs = [(entry.queries, entry.k, entry.options) for entry in batch]
+        generation = getattr(self.index, "generation", None)
         found = search_together(self.index, jobs, self.stats)
         render_started, cpu_started = time.perf_counter(), time.thread_time()
         bodies: list[bytes | BaseException] = []
@@ -213,7 +216,7 @@ class SearchQueue:
                 bodies.append(hits)
                 continue
             try:
-                bodies.append(entry.render(hits))
+                bodies.append(entry.render(hits, generation))
             except Exception as error:
                 bodies.append(error)
         with self.stats.lock:

@@ -21,6 +21,10 @@ class GatedIndex:
         self.calls: list[list[str]] = []
         self.gate = threading.Event()
 
+    @property
+    def generation(self):
+        return self.index.generation
+
     def search_batch(self, queries, k=10, **options):
         self.calls.append(list(queries))
         if len(self.calls) == 1:
@@ -28,9 +32,10 @@ class GatedIndex:
         return self.index.search_batch(queries, k, **options)
 
 
-def render(found) -> bytes:
-    """A response body: each hit's id and every score, exactly (repr of the floats)."""
-    return repr([hits.to_dicts(snippets=False) for hits in found]).encode()
+def render(found, generation) -> bytes:
+    """A response body: every field of every hit, exactly (repr of the floats), and the
+    generation."""
+    return repr(([hits.to_dicts(snippets=False) for hits in found], generation)).encode()
 
 
 async def _until(condition, timeout: float = 10.0) -> None:
@@ -57,8 +62,8 @@ def test_searches_queued_meanwhile_form_the_next_batch(index):
     bodies = asyncio.run(main())
     # The first alone; the five queued with equal options in one call; the other after.
     assert gated.calls == [["owls"], queries, ["owls"]]
-    assert bodies[1:-1] == [render([index.search(q, 2)]) for q in queries]
-    assert bodies[-1] == render([index.search("owls", 3, mode="bm25")])
+    assert bodies[1:-1] == [render([index.search(q, 2)], 1) for q in queries]
+    assert bodies[-1] == render([index.search("owls", 3, mode="bm25")], 1)
     stats = queue.stats.to_dict()
     assert stats["sizes"] == {"1": 2, "5": 1} and stats["searches"] == 7
     # The third batch's one search was fewer than the five before it: it waited for company
@@ -89,7 +94,7 @@ def test_a_lone_client_never_waits_and_a_smaller_batch_waits_to_settle(index):
 def test_errors_reach_only_their_own_request(index):
     queue = SearchQueue(index, max_wait_ms=0)
 
-    def broken(found) -> bytes:
+    def broken(found, generation) -> bytes:
         raise ValueError("cannot render")
 
     async def main():
@@ -101,7 +106,7 @@ def test_errors_reach_only_their_own_request(index):
         )
 
     good, empty, unrendered = asyncio.run(main())
-    assert good == render([index.search("cats", 1)])
+    assert good == render([index.search("cats", 1)], 1)
     assert isinstance(empty, InvalidInputError) and isinstance(unrendered, ValueError)
     with pytest.raises(InvalidInputError, match="max_batch"):
         SearchQueue(index, max_batch=0)
