@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=300, help="requests per level")
     parser.add_argument("--levels", default=",".join(map(str, LEVELS)))
     parser.add_argument("--mixed-writes", type=int, default=40, help="adds in the mixed run")
-    parser.add_argument("--max-wait-ms", type=float, default=5.0)
+    parser.add_argument("--max-wait-ms", type=float, default=50.0)
     parser.add_argument("--name", default="serve_load", help="results file name")
     args = parser.parse_args(argv)
     args.load_average_start = round(os.getloadavg()[0], 2)  # is anything else running?
@@ -80,12 +80,23 @@ def main(argv: list[str] | None = None) -> int:
             for level in levels:
                 # The machine's load drifts: each level gets its own in-process figure, taken
                 # just before it on the queries it sends, with the server idle.
-                in_process = baseline.time(cycled(queries, args.requests))
+                sent = cycled(queries, args.requests)
+                in_process = baseline.time(sent)
+                before = http_get(base, "/stats").get("search_batching")
                 result = asyncio.run(run_level(port, server.pid, queries, level, args.requests))
+                result["search_batching"] = batching_delta(
+                    before, http_get(base, "/stats").get("search_batching")
+                )
                 result["in_process_queries_per_s"] = in_process["queries_per_s"]
                 result["ratio"] = result["requests_per_s"] / in_process["queries_per_s"]
                 results.append(result)
                 print(format_level(result), flush=True)
+                result["passes"] = {
+                    "server": baseline.passes(sent, mean_batch(result["search_batching"])),
+                    "in_process": baseline.passes(sent, len(sent)),
+                }
+                print(f"  batching: {format_batching(result['search_batching'])}", flush=True)
+                print(f"  passes: {format_passes(result['passes'])}", flush=True)
             mixed = asyncio.run(run_mixed(port, queries, 16, args.requests, args.mixed_writes))
             stats = http_get(base, "/stats")
         finally:
@@ -123,6 +134,55 @@ class InProcess:
             "seconds": seconds,
             "queries_per_s": len(queries) / seconds,
         }
+
+
+    def passes(self, queries: list[str], batch: int) -> dict[str, Any]:
+        """How the encoder splits ``queries``, taken ``batch`` at a time, into forward passes
+        (one padded length per pass): passes per batch, queries per pass, and the mean pass
+        size per padded length. The server's batches are not these exact queries, but
+        ``batch`` consecutive ones of the same stream (the clients send them in order)."""
+        from hybridsearch.dense.query_batches import query_passes
+
+        encoder = self.index.encoder
+        counts = np.asarray(encoder.count_tokens(queries, prompt=encoder.query_prompt))
+        batch = max(1, min(batch, len(queries)))
+        starts = range(0, len(queries) - batch + 1, batch)
+        found = [
+            found_pass
+            for start in starts
+            for found_pass in query_passes(
+                counts[start : start + batch], encoder.max_seq_length, encoder.batch_size
+            )
+        ]
+        by_length: dict[int, list[int]] = {}
+        for found_pass in found:
+            by_length.setdefault(found_pass.padded_length, []).append(len(found_pass.rows))
+        return {
+            "batch": batch,
+            "passes_per_batch": len(found) / len(starts),
+            "queries_per_pass": sum(len(found_pass.rows) for found_pass in found) / len(found),
+            "mean_pass_by_padded_length": {
+                str(length): round(float(np.mean(sizes)), 2)
+                for length, sizes in sorted(by_length.items())
+            },
+        }
+
+
+def mean_batch(delta: dict[str, Any] | None) -> int:
+    """The server's mean queries per batch in a level (1 when batching is off)."""
+    if not delta or not delta.get("batches"):
+        return 1
+    return max(1, round(delta["queries"] / delta["batches"]))
+
+
+def format_passes(passes: dict[str, Any]) -> str:
+    server, alone = passes["server"], passes["in_process"]
+    return (
+        f"server batches of {server['batch']}: {server['passes_per_batch']:.1f} passes each, "
+        f"{server['queries_per_pass']:.1f} queries/pass {server['mean_pass_by_padded_length']}; "
+        f"in-process {alone['batch']}: {alone['passes_per_batch']:.0f} passes, "
+        f"{alone['queries_per_pass']:.1f} queries/pass"
+    )
 
 
 def cycled(queries: list[str], count: int) -> list[str]:
@@ -176,6 +236,39 @@ def stop_server(server: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait()
+
+
+def batching_delta(before: dict | None, after: dict | None) -> dict[str, Any] | None:
+    """What the server's search batcher did between two ``/stats`` reads (warm-up included):
+    counters subtracted, batch sizes by size."""
+    if before is None or after is None:
+        return None
+    delta: dict[str, Any] = {}
+    for name, value in after.items():
+        if isinstance(value, dict):
+            delta[name] = {
+                key: count - before[name].get(key, 0)
+                for key, count in value.items()
+                if count != before[name].get(key, 0)
+            }
+        elif name != "largest_batch":
+            delta[name] = value - before[name]
+    return delta
+
+
+def format_batching(delta: dict[str, Any] | None) -> str:
+    """One line: batches, queries per batch, searches queued at lead, ms per query by phase."""
+    if not delta or not delta["batches"]:
+        return "off"
+    batches, queries = delta["batches"], max(delta["queries"], 1)
+    return (
+        f"{batches} batches, {queries / batches:.1f} queries/batch (sizes {delta['sizes']}), "
+        f"queued at lead {delta['in_flight_at_lead'] / batches:.1f}, waits {delta['waits']}; "
+        f"per query: queued {delta['queue_wait_ms'] / queries:.1f} ms (batch waited "
+        f"{delta['lead_wait_ms'] / queries:.1f}), search_batch {delta['search_ms'] / queries:.1f}"
+        f" ms ({delta['search_cpu_ms'] / queries:.1f} CPU), render "
+        f"{delta['render_ms'] / queries:.1f} ms ({delta['render_cpu_ms'] / queries:.1f} CPU)"
+    )
 
 
 def http_get(base: str, path: str) -> Any:
@@ -362,6 +455,7 @@ def summarise(results, mixed, stats, args) -> dict[str, Any]:
         "levels": results,
         "mixed": mixed,
         "server_query_batching": stats.get("query_batching"),
+        "server_search_batching": stats.get("search_batching"),
         "server_stack": server_stack(),
         "client": "raw asyncio streams, one keep-alive connection per concurrent client",
         "targets": targets,
@@ -385,6 +479,40 @@ def format_level(result: dict) -> str:
         f"client {result['client_cpu_ms_per_request']:.2f} ms  "
         f"(in-process {result['in_process_queries_per_s']:.1f} q/s, ratio {result['ratio']:.2f})"
     )
+
+
+def batching_table(levels: list[dict[str, Any]]) -> list[str]:
+    """Per level: how full the server's batches were, where a query's time went in the
+    server, and how the encoder splits such batches into passes (beside in-process)."""
+    if not any(level.get("search_batching") for level in levels):
+        return []
+    lines = [
+        "",
+        "Server batches per level (counters from `GET /stats`, warm-up requests included): "
+        "queries per `search_batch` call, why batches started, the server's search and "
+        "response-encoding time per query (the batch's thread), and the encoder's forward "
+        "passes for batches of that size drawn from the same query stream (one padded length "
+        "per pass) against in-process `search_batch` of the level's queries:",
+        "",
+        "| concurrency | queries/batch | batch starts | search ms/query (CPU) "
+        "| render ms/query | passes/batch, queries/pass | in-process passes, queries/pass |",
+        "|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    for level in levels:
+        delta, passes = level.get("search_batching"), level.get("passes")
+        if not delta or not delta["batches"] or not passes:
+            continue
+        queries = max(delta["queries"], 1)
+        waits = ", ".join(f"{reason} {count}" for reason, count in delta["waits"].items())
+        server, alone = passes["server"], passes["in_process"]
+        lines.append(
+            f"| {level['concurrency']} | {queries / delta['batches']:.1f} | {waits} | "
+            f"{delta['search_ms'] / queries:.1f} ({delta['search_cpu_ms'] / queries:.1f}) | "
+            f"{delta['render_ms'] / queries:.1f} | {server['passes_per_batch']:.1f}, "
+            f"{server['queries_per_pass']:.1f} | {alone['passes_per_batch']:.0f}, "
+            f"{alone['queries_per_pass']:.1f} |"
+        )
+    return lines
 
 
 def write_markdown(name: str, payload: dict[str, Any]) -> Path:
@@ -413,6 +541,7 @@ def write_markdown(name: str, payload: dict[str, Any]) -> Path:
             f"{level['p95_ms']:.1f} | {level['p99_ms']:.1f} | {level['errors']} | "
             f"{level['server_cpu_ms_per_request']:.1f} | {level['client_cpu_ms_per_request']:.2f} |"
         )
+    lines += batching_table(payload["levels"])
     mixed = payload["mixed"]
     searches = mixed["searches"]
     lines += [

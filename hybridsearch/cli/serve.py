@@ -48,8 +48,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-wait-ms",
         type=float,
-        default=5.0,
-        help="how long a query waits for others to share its encoder batch (default 5)",
+        default=50.0,
+        help="the longest a batch of concurrent searches waits for company; a lone client's "
+        "search never waits (default 50)",
     )
     parser.add_argument(
         "--log-level",

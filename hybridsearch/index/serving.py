@@ -3,7 +3,9 @@
 - :func:`batch_query_encodes` switches on micro-batching of query encodes
   (:class:`~hybridsearch.dense.batching.BatchingEncoder`): concurrent searches share encoder
   batches while BM25 and FAISS still run per search. The server may not import ``dense/``
-  (the layering contract), so it switches batching on through here.
+  (the layering contract), so it switches batching on through here. (The server now batches
+  whole searches, :mod:`hybridsearch.index.search_batching`, and uses the wrapper with no wait
+  only to serialise the model's calls, writes' tokenizer calls included.)
 - :func:`write_and_commit` makes a write durable before it is acknowledged, and leaves the
   index as it was when the write or its commit fails.
 - :func:`index_stats` is what the index holds and how it was made, with no file path in it.

@@ -16,8 +16,9 @@ and commits before its response is sent; if the write or its commit fails, the i
 it was. **Searches see a consistent index**: each search (a batch too) reads one snapshot, the
 index before or after any write, never a mix, and never waits for a write.
 
-Concurrent searches share encoder batches (see :func:`hybridsearch.index.serving.
-batch_query_encodes`); BM25 and FAISS run per request in the server's thread pool.
+Concurrent searches with equal options run as one ``search_batch`` call (see
+:class:`hybridsearch.server.search_queue.SearchQueue`): one encode call for their queries,
+BM25 and FAISS per query; each response equals the lone search's.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from hybridsearch.index import serving
+from hybridsearch.index.search_batching import DEFAULT_MAX_SEARCHES, DEFAULT_SEARCH_WAIT_MS
 from hybridsearch.server.failures import install_error_handlers
 from hybridsearch.server.limits import BodySizeLimit, Limits
 from hybridsearch.server.routes import add_routes
+from hybridsearch.server.search_queue import SearchQueue
 from hybridsearch.server.security import API_KEY_HEADER
 
 if TYPE_CHECKING:
@@ -52,6 +55,7 @@ class ServiceState:
         limits: The request limits.
         api_key: The key the protected endpoints need, or None (every endpoint open).
         open_reads: Whether the read endpoints are open without the key.
+        searches: Queues concurrent searches into shared batches (None: each runs alone).
     """
 
     def __init__(self, limits: Limits, api_key: str | None, open_reads: bool) -> None:
@@ -62,6 +66,7 @@ class ServiceState:
         self.limits = limits
         self.api_key = api_key
         self.open_reads = open_reads
+        self.searches: SearchQueue | None = None
 
 
 def create_app(
@@ -71,8 +76,8 @@ def create_app(
     open_reads: bool = False,
     limits: Limits | None = None,
     batch_queries: bool = True,
-    max_wait_ms: float = 5.0,
-    max_batch: int = 64,
+    max_wait_ms: float = DEFAULT_SEARCH_WAIT_MS,
+    max_batch: int = DEFAULT_MAX_SEARCHES,
     on_load_failure: Callable[[], None] | None = None,
 ) -> Any:
     """A FastAPI app serving ``index``, to run with uvicorn or mount in another ASGI app.
@@ -87,9 +92,12 @@ def create_app(
             :func:`hybridsearch.server.security.check_bind`).
         open_reads: Open search, documents and stats without the key.
         limits: The request limits (default :class:`~hybridsearch.server.limits.Limits`()).
-        batch_queries: Share encoder batches between concurrent searches (the index's
-            encoder is wrapped while the app runs, and restored when it stops).
-        max_wait_ms: How long a query waits for others to share its batch.
+        batch_queries: Run concurrent searches with equal options as one ``search_batch``
+            call (:class:`~hybridsearch.server.search_queue.SearchQueue`); the index's
+            encoder is wrapped while the app runs (its calls serialised), and restored when
+            it stops.
+        max_wait_ms: The longest a batch of searches waits for company (a lone client's
+            search never waits).
         max_batch: Queries per shared batch at most.
         on_load_failure: Called if ``index`` is a function and it fails (the error is
             logged; ``hybridsearch serve`` stops the server then).
@@ -101,8 +109,11 @@ def create_app(
 
     def ready(loaded: HybridIndex) -> None:
         if batch_queries:
-            serving.batch_query_encodes(loaded, max_wait_ms=max_wait_ms, max_batch=max_batch)
+            # Searches are batched whole; the encoder wrapper only serialises the model's
+            # calls (writes' tokenizer calls included), so it waits for no one.
+            serving.batch_query_encodes(loaded, max_wait_ms=0, max_batch=max_batch)
             loaded.encoder.encode_queries(["warm up"])  # the first search pays no start-up
+            state.searches = SearchQueue(loaded, max_wait_ms=max_wait_ms, max_batch=max_batch)
         state.index, state.status = loaded, "ok"
 
     given = None if callable(index) else index

@@ -175,6 +175,9 @@ class StatsResponse(BaseModel):
     settings: dict[str, Any]
     build: dict[str, Any]
     query_batching: dict[str, int] | None
+    search_batching: dict[str, Any] | None = Field(
+        None, description="how full the shared search batches were (None: batching off)"
+    )
     limits: dict[str, int]
 
 

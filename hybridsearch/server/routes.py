@@ -1,17 +1,18 @@
 """The endpoints of :func:`hybridsearch.server.app.create_app` (documented there).
 
-Searches run in the server's thread pool, side by side (the query encodes meet in the batching
-encoder); a write (a plain ``def`` endpoint, run in the pool too) blocks only its own thread
-while it holds the writer lock.
+Searches are queued on the event loop (:class:`~hybridsearch.server.search_queue.SearchQueue`)
+and run in shared batches, one pool thread per batch, which also encodes the batch's responses.
+A write (a plain ``def`` endpoint, run in the pool) blocks only its own thread while it holds
+the writer lock.
 
-The search endpoints are the hot path, so each costs one thread-pool hop and one JSON
-encoding: the endpoint is ``async``, checks the limits on the event loop, and hands the search
-*and* the encoding of its response to one pool thread (:func:`_search_json`), which turns the
-hits into plain data and dumps them with ``pydantic_core.to_json``. The response models stay
-declared (``response_model``), so the OpenAPI schema and ``/docs`` describe the responses, but
-FastAPI does not validate and dump them again: the endpoint returns the encoded ``Response``.
-The tests check the bytes against the models. The key checks are ``async`` too: a plain
-``def`` dependency would cost a pool hop of its own.
+The search endpoints are the hot path, so a batch of them costs one thread-pool hop and each
+one JSON encoding: the endpoint is ``async``, checks the limits on the event loop, and queues
+the search with the encoding of its response (:func:`_search_json`, which turns the hits into
+plain data and dumps them with ``pydantic_core.to_json``), both run in the batch's thread.
+The response models stay declared (``response_model``), so the OpenAPI schema and ``/docs``
+describe the responses, but FastAPI does not validate and dump them again: the endpoint
+returns the encoded ``Response``. The tests check the bytes against the models. The key
+checks are ``async`` too: a plain ``def`` dependency would cost a pool hop of its own.
 """
 
 from __future__ import annotations
@@ -119,7 +120,20 @@ def _add_read_routes(app: Any, state: Any, reads: list[Any]) -> None:
         queries: list[str], request: SearchOptionsModel, batch: bool
     ) -> Response:
         state.limits.check_k(request.k)
-        body = await run_in_threadpool(_search_json, ready_index(), queries, request, batch)
+        index, searches = ready_index(), state.searches
+        options = _search_options(request)
+
+        def render(found: list[Any], generation: int | None) -> bytes:
+            return _search_json(queries, found, request, batch, generation)
+
+        def search_alone() -> bytes:
+            generation = index.generation
+            return render(index.search_batch(queries, request.k, **options), generation)
+
+        if searches is None:
+            body = await run_in_threadpool(search_alone)
+        else:
+            body = await searches.search(queries, request.k, options, render)
         return Response(body, media_type="application/json")
 
     @app.post("/search", response_model=SearchResponse, tags=["search"], **read_route)
@@ -157,7 +171,12 @@ def _add_read_routes(app: Any, state: Any, reads: list[Any]) -> None:
     @app.get("/stats", response_model=StatsResponse, tags=["index"], **read_route)
     def stats() -> StatsResponse:
         """Documents, passages, segments, commit, model identity, settings, build information."""
-        return StatsResponse(**serving.index_stats(ready_index()), limits=state.limits.to_dict())
+        searches = state.searches
+        return StatsResponse(
+            **serving.index_stats(ready_index()),
+            limits=state.limits.to_dict(),
+            search_batching=None if searches is None else searches.stats.to_dict(),
+        )
 
 
 def _add_write_routes(app: Any, state: Any, writes: list[Any]) -> None:
@@ -200,8 +219,23 @@ def _ready_index(state: Any, http_exception: Any) -> Any:
     return state.index
 
 
-def _search_json(index: Any, queries: list[str], request: SearchOptionsModel, batch: bool) -> bytes:
-    """Run the queries with the request's options; the response body, JSON-encoded.
+def _search_options(request: SearchOptionsModel) -> dict[str, Any]:
+    """The search options a request sets (those it leaves out take the index's defaults)."""
+    return {
+        name: getattr(request, name)
+        for name in _OPTION_FIELDS
+        if getattr(request, name) is not None
+    }
+
+
+def _search_json(
+    queries: list[str],
+    found: list[Any],
+    request: SearchOptionsModel,
+    batch: bool,
+    generation: int | None,
+) -> bytes:
+    """The response body of a search request, JSON-encoded, from its hits (one per query).
 
     The data has the fields of :class:`SearchResponse` (each query's result) or
     :class:`BatchSearchResponse` (``batch``), in their order; the hits are
@@ -209,12 +243,6 @@ def _search_json(index: Any, queries: list[str], request: SearchOptionsModel, ba
     """
     import pydantic_core
 
-    options = {
-        name: getattr(request, name)
-        for name in _OPTION_FIELDS
-        if getattr(request, name) is not None
-    }
-    generation = index.generation
     results = [
         {
             "query": query,
@@ -223,9 +251,7 @@ def _search_json(index: Any, queries: list[str], request: SearchOptionsModel, ba
             "plan": hits.plan.to_dict() if request.explain else None,
             "timings_ms": hits.timings if request.explain else None,
         }
-        for query, hits in zip(
-            queries, index.search_batch(queries, request.k, **options), strict=True
-        )
+        for query, hits in zip(queries, found, strict=True)
     ]
     data = {"results": results} if batch else results[0]
     # NaN and infinity as null, as the response models would dump them; numpy scalars as

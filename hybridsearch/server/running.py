@@ -16,6 +16,7 @@ from pathlib import Path
 
 from hybridsearch.errors import HybridSearchError
 from hybridsearch.index.reader import read_manifest
+from hybridsearch.index.search_batching import DEFAULT_SEARCH_WAIT_MS
 from hybridsearch.index.storage import resolve_index_directory
 from hybridsearch.server.app import create_app
 from hybridsearch.server.limits import Limits
@@ -34,7 +35,7 @@ def serve(
     read_only: bool = False,
     model: str | None = None,
     limits: Limits | None = None,
-    max_wait_ms: float = 5.0,
+    max_wait_ms: float = DEFAULT_SEARCH_WAIT_MS,
     graceful_timeout_s: float = 30.0,
     log_level: str = "info",
 ) -> None:
@@ -50,7 +51,8 @@ def serve(
         read_only: Load the index for reading: the write endpoints answer 403.
         model: The model folder, if it moved since the index was built.
         limits: The request limits.
-        max_wait_ms: How long a query waits for others to share its encoder batch.
+        max_wait_ms: The longest a batch of concurrent searches waits for company (a lone
+            client's search never waits).
         graceful_timeout_s: How long a stop waits for requests in flight.
         log_level: uvicorn's log level.
 

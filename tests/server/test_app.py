@@ -334,3 +334,33 @@ def test_searches_during_writes_see_a_consistent_index(client):
     final = client.post("/search", json={"query": "zebra grazes", "mode": "bm25", "k": 50})
     assert len(final.json()["hits"]) == writes
     assert client.get("/stats").json()["generation"] == 1 + writes
+
+
+def test_concurrent_searches_are_batched_and_answer_as_alone(client):
+    """Searches sent at once (equal and different options) share search_batch calls, and
+    each response body is byte for byte the one the same search gets alone."""
+    bodies = [
+        {"query": query, "k": k}
+        for query in ("purring cats", "honey", "night birds of prey", "ponds")
+        for k in (2, 3)
+    ]
+    alone = [client.post("/search", json=body).content for body in bodies]
+    before = client.get("/stats").json()["search_batching"]
+    responses: list = [None] * (3 * len(bodies))
+    start = threading.Barrier(len(responses))
+
+    def send(number: int) -> None:
+        start.wait()
+        responses[number] = client.post("/search", json=bodies[number % len(bodies)])
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(len(responses))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for number, response in enumerate(responses):
+        assert response.status_code == 200
+        assert response.content == alone[number % len(bodies)]
+    after = client.get("/stats").json()["search_batching"]
+    assert after["searches"] - before["searches"] == len(responses)
+    assert after["batches"] - before["batches"] < len(responses)  # some were shared
