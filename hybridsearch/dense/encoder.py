@@ -43,6 +43,7 @@ from hybridsearch.dense.model_folder import open_model_folder
 from hybridsearch.dense.pooling import pool
 from hybridsearch.dense.precision import bf16_is_fast
 from hybridsearch.dense.query_batches import one_intra_op_thread, query_passes, shares_passes
+from hybridsearch.dense.traced import Forward, trace_forward
 from hybridsearch.dense.truncation import TruncationCounter, TruncationStats, TruncationWarning
 from hybridsearch.errors import InvalidInputError
 from hybridsearch.validation import positive_int, string_list
@@ -107,6 +108,7 @@ class Encoder:
         # encode already uses every intra-op thread, and query passes set torch to one.
         self._encode_lock = threading.Lock()
         self._warm = False
+        self._query_forward: Forward | bool | None = False  # False: not traced yet
         self._warm_up_thread: threading.Thread | None = None
         # A child forked while the warm-up held the lock would inherit it held, by a thread
         # it does not have: give the child a fresh lock.
@@ -319,7 +321,17 @@ class Encoder:
         group = shares_passes(self._model, self._torch_device.type)
         passes = query_passes(token_counts, self.max_seq_length, self._batch_size, group=group)
         with one_intra_op_thread(enabled=group):
-            self._run_batches(prompted_texts, passes, vectors, unit="query", bf16=False)
+            forward = self._traced_query_forward() if group else None
+            self._run_batches(
+                prompted_texts, passes, vectors, unit="query", bf16=False, forward=forward
+            )
+
+    def _traced_query_forward(self) -> Forward | None:
+        """The model's forward traced for query passes (:mod:`hybridsearch.dense.traced`),
+        made on the first query pass (under the encode lock), or None: the eager model."""
+        if self._query_forward is False:
+            self._query_forward = trace_forward(self._model, self._tokenizer, self.max_seq_length)
+        return self._query_forward or None
 
     def _run_batches(
         self,
@@ -329,10 +341,12 @@ class Encoder:
         *,
         unit: str,
         bf16: bool,
+        forward: Forward | None = None,
     ) -> None:
         """Run the model over each batch of row indices, writing pooled rows into vectors.
 
         A batch is its rows and the length to pad them to (None: the longest of them).
+        ``forward``: what gives a batch's last hidden state (None: the eager model).
         """
         import torch
         from tqdm.auto import tqdm
@@ -365,7 +379,9 @@ class Encoder:
                     max_length=self.max_seq_length if padded_length is None else padded_length,
                     return_tensors="pt",
                 ).to(self._torch_device)
-                token_embeddings = self._model(**batch).last_hidden_state
+                token_embeddings = (
+                    self._model(**batch).last_hidden_state if forward is None else forward(batch)
+                )
                 # Pooling and normalisation in float32 with autocast off: bf16 sums over 256
                 # tokens would lose digits.
                 with torch.autocast(device_type, enabled=False):

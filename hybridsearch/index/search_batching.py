@@ -109,7 +109,7 @@ def search_together(
     index: HybridIndex,
     jobs: Sequence[tuple[list[str], int, dict[str, Any]]],
     stats: SearchBatchingStats | None = None,
-) -> list[list[Hits] | BaseException]:
+) -> list[list[Hits] | Exception]:
     """Run searches of equal ``k`` and options as one ``index.search_batch`` call.
 
     Args:
@@ -128,11 +128,11 @@ def search_together(
     _, k, options = jobs[0]
     try:
         hits = index.search_batch(queries, k, **options)
-    except BaseException as error:
+    except Exception as error:
         if len(jobs) == 1:
             return [error]
         return [_search_alone(index, job) for job in jobs]
-    results: list[list[Hits] | BaseException] = []
+    results: list[list[Hits] | Exception] = []
     start = 0
     for job_queries, _, _ in jobs:
         results.append(hits[start : start + len(job_queries)])
@@ -150,9 +150,9 @@ def search_together(
 
 def _search_alone(
     index: HybridIndex, job: tuple[list[str], int, dict[str, Any]]
-) -> list[Hits] | BaseException:
+) -> list[Hits] | Exception:
     queries, k, options = job
     try:
         return index.search_batch(queries, k, **options)
-    except BaseException as error:
+    except Exception as error:
         return error

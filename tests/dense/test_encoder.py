@@ -160,12 +160,24 @@ def forward_passes(encoder_fp32):
         seen.append((threading.get_ident(), torch.get_num_threads(), rows))
 
     hook = encoder_fp32._model.register_forward_pre_hook(record, with_kwargs=True)
+    # Query passes run a TorchScript trace of the model (dense/traced.py), which hooks do
+    # not see: wrap it too.
+    traced = encoder_fp32._traced_query_forward()
+
+    def traced_and_recorded(batch):
+        record(None, (), batch)
+        return traced(batch)
+
+    if traced is not None:
+        encoder_fp32._query_forward = traced_and_recorded
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
         yield seen
     finally:
         hook.remove()
+        if traced is not None:
+            encoder_fp32._query_forward = traced
         torch.set_num_threads(before)
 
 

@@ -203,6 +203,7 @@ def test_vector_settings_defaults_and_round_trip():
         "ef_search": 128,
         "ivf_lists": 2048,
         "ivf_probe": 64,
+        "ivf_codes": "sq8",
     }
     hnsw = VectorSettings(kind="hnsw", hnsw_m=8, ef_construction=40, ef_search=16)
     assert VectorSettings.from_dict(json.loads(json.dumps(hnsw.to_dict()))) == hnsw
@@ -215,6 +216,7 @@ def test_vector_settings_defaults_and_round_trip():
     [
         ({"kind": "annoy"}, "unknown kind 'annoy'; expected one of: auto, flat, hnsw, ivf"),
         ({"ivf_probe": 0}, "ivf_probe must be a positive integer"),
+        ({"ivf_codes": "pq"}, "unknown ivf_codes 'pq'; expected one of: sq8, flat"),
         ({"kind": None}, "kind"),
         ({"hnsw_m": 0}, "hnsw_m must be a positive integer"),
         ({"ef_construction": -5}, "ef_construction"),
@@ -233,7 +235,8 @@ def test_vector_settings_from_dict_is_strict():
     data = VectorSettings().to_dict()
     with pytest.raises(IndexFormatError, match=r"manifest\.json: vectors: unknown .* 'nlist'"):
         VectorSettings.from_dict({**data, "nlist": 100}, where="manifest.json: vectors")
-    for missing in set(data) - {"ivf_lists", "ivf_probe"}:  # added later: default when absent
+    # Fields added later take the value an older manifest means when absent.
+    for missing in set(data) - {"ivf_lists", "ivf_probe", "ivf_codes"}:
         partial = {key: value for key, value in data.items() if key != missing}
         with pytest.raises(IndexFormatError, match=f"key '{missing}' is missing"):
             VectorSettings.from_dict(partial)

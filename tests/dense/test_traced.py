@@ -1,0 +1,81 @@
+"""Tests of hybridsearch.dense.traced: query passes through a checked TorchScript trace."""
+
+from __future__ import annotations
+
+import random
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from hybridsearch.dense.query_batches import BUCKET_TOKENS
+from hybridsearch.dense.traced import TRACED_QUERIES_VARIABLE, trace_forward
+
+WORDS = ["protein", "cell", "gene", "tumour", "expression", "mouse", "receptor", "signalling", "growth", "acid"]
+
+
+def queries_of_every_bucket(encoder, count=60, seed=4):
+    """Random queries of 1-60 words, plus ones that fill their bucket exactly (no padding,
+    so no attention mask) and one cut at the model's maximum length."""
+    rng = random.Random(seed)
+    queries = [" ".join(rng.choices(WORDS, k=rng.randint(1, 60))) for _ in range(count)]
+    for words in range(1, 40):
+        query = " ".join(WORDS[:1] * words)
+        if len(encoder.tokenizer(query)["input_ids"]) % BUCKET_TOKENS == 0:
+            queries.append(query)
+    queries.append(" ".join(WORDS * 40))  # over 256 tokens
+    return queries
+
+
+def test_the_trace_gives_the_eager_models_vectors_bit_for_bit(encoder_fp32):
+    traced = encoder_fp32._traced_query_forward()
+    assert traced is not None  # the bundled model traces and passes the check
+    queries = queries_of_every_bucket(encoder_fp32)
+    unpadded = [q for q in queries if len(encoder_fp32.tokenizer(q)["input_ids"]) % 8 == 0]
+    assert len(unpadded) >= 3
+    with pytest.warns(match="truncated"):
+        through_trace = encoder_fp32.encode_queries(queries)
+    encoder_fp32._query_forward = None  # the eager model
+    try:
+        with pytest.warns(match="truncated"):
+            eager = encoder_fp32.encode_queries(queries)
+        lone_eager = np.stack([encoder_fp32.encode_queries([q])[0] for q in queries[:8]])
+    finally:
+        encoder_fp32._query_forward = traced
+    np.testing.assert_array_equal(through_trace, eager)
+    np.testing.assert_array_equal(through_trace[:8], lone_eager)
+
+
+def test_switched_off_by_the_variable(encoder_fp32):
+    model, tokenizer = encoder_fp32._model, encoder_fp32.tokenizer
+    assert trace_forward(model, tokenizer, 256, {TRACED_QUERIES_VARIABLE: "0"}) is None
+
+
+def test_a_trace_that_fails_leaves_the_eager_model(encoder_fp32, monkeypatch):
+    import torch
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("tracing is gone from this torch")
+
+    monkeypatch.setattr(torch.jit, "trace", refuse)
+    assert trace_forward(encoder_fp32._model, encoder_fp32.tokenizer, 256, {}) is None
+
+
+def test_a_trace_that_baked_in_one_branch_is_not_used(encoder_fp32):
+    # A model deciding from the data (no padding: another computation), as BERT does with its
+    # attention mask: the trace, made on padded inputs, differs on unpadded ones.
+    import torch
+
+    class Branchy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = torch.nn.Embedding(40_000, 4)
+
+        def forward(self, input_ids, attention_mask, token_type_ids=None):
+            hidden = self.embedding(input_ids)
+            if bool(attention_mask.all()):
+                hidden = hidden * 2
+            return SimpleNamespace(last_hidden_state=hidden)
+
+    model = Branchy().eval()
+    assert trace_forward(model, encoder_fp32.tokenizer, 64, {}) is None
