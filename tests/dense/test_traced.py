@@ -11,7 +11,10 @@ import pytest
 from hybridsearch.dense.query_batches import BUCKET_TOKENS
 from hybridsearch.dense.traced import TRACED_QUERIES_VARIABLE, trace_forward
 
-WORDS = ["protein", "cell", "gene", "tumour", "expression", "mouse", "receptor", "signalling", "growth", "acid"]
+WORDS = [
+    "protein", "cell", "gene", "tumour", "expression", "mouse", "receptor", "signalling",
+    "growth", "acid",
+]
 
 
 def queries_of_every_bucket(encoder, count=60, seed=4):
