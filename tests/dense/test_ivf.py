@@ -36,6 +36,7 @@ def ivf_corpus(request):
     index = build_ivf(vectors, VectorSettings(kind="ivf", ivf_codes=request.param))
     expected_type = "IndexIVFScalarQuantizer" if request.param == "sq8" else "IndexIVFFlat"
     assert type(index).__name__ == expected_type
+    assert not index.by_residual  # codes of the vectors: half the scan time of residuals
     live = rng.random(ROWS) >= 0.1
     queries = clustered_unit_vectors(40, rng)
     return vectors, live, index, queries
