@@ -190,8 +190,9 @@ def test_query_passes_share_a_bucket_at_one_thread(encoder_fp32, forward_passes)
     import torch
 
     encoder_fp32.encode_queries(TEA_QUERIES)
-    # Buckets 16 and 8: the two short queries share a pass, at one thread.
-    assert [(threads, rows) for _, threads, rows in forward_passes] == [(1, 1), (1, 2)]
+    # Buckets 16 and 8: the two short queries share a pass, at one thread (the passes may run
+    # side by side, in either order).
+    assert sorted((threads, rows) for _, threads, rows in forward_passes) == [(1, 1), (1, 2)]
     assert torch.get_num_threads() == 2  # put back
     forward_passes.clear()
     encoder_fp32.encode_passages(["green tea is a drink"])
@@ -201,6 +202,24 @@ def test_query_passes_share_a_bucket_at_one_thread(encoder_fp32, forward_passes)
     worker.join()
     assert [threads for _, threads, _ in forward_passes] == [2, 2]
     assert forward_passes[0][0] != forward_passes[1][0]
+
+
+def test_passes_side_by_side_give_the_same_rows(encoder_fp32, forward_passes, monkeypatch):
+    import hybridsearch.dense.encoder as encoder_module
+
+    rng = np.random.default_rng(2)
+    words = ["tea", "leaf", "green", "oolong", "brewing", "water", "temperature", "caffeine"]
+    queries = [" ".join(rng.choice(words, size=rng.integers(1, 40))) for _ in range(40)]
+    monkeypatch.setattr(encoder_module, "_usable_cores", lambda: 1)
+    one_after_another = encoder_fp32.encode_queries(queries)
+    threads_alone = {thread for thread, _, _ in forward_passes}
+    forward_passes.clear()
+    monkeypatch.setattr(encoder_module, "_usable_cores", lambda: 3)
+    side_by_side = encoder_fp32.encode_queries(queries)
+    np.testing.assert_array_equal(side_by_side, one_after_another)
+    assert len(threads_alone) == 1
+    assert len({thread for thread, _, _ in forward_passes}) > 1  # the passes were shared out
+    assert {threads for _, threads, _ in forward_passes} == {1}
 
 
 def test_eager_attention_gives_each_query_its_own_pass(encoder_fp32, forward_passes):
