@@ -26,9 +26,11 @@ promise. If a torch release drops it, tracing fails and the eager model is used.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 __all__ = ["TRACED_QUERIES_VARIABLE", "trace_forward"]
@@ -73,7 +75,7 @@ def trace_forward(
     names = tuple(example.keys())
     wrapper = _last_hidden_state(model, names)
     try:
-        with warnings.catch_warnings(), torch.inference_mode():
+        with warnings.catch_warnings(), _transformers_quiet(), torch.inference_mode():
             warnings.simplefilter("ignore")
             traced = torch.jit.trace(
                 wrapper, tuple(example[name] for name in names), check_trace=False
@@ -87,6 +89,20 @@ def trace_forward(
     if not _same_as_eager(forward, wrapper, tokenizer, names, max_length):
         return None
     return forward
+
+
+@contextlib.contextmanager
+def _transformers_quiet() -> Iterator[None]:
+    """Keep transformers' log quiet while tracing: the tracer reads every attribute of the
+    model, and transformers logs a warning when its ``loss_function`` is read (a notebook
+    would show it above the first search's results)."""
+    logger = logging.getLogger("transformers")
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
 
 
 def _same_as_eager(

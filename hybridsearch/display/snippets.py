@@ -93,22 +93,24 @@ def _matches(
     """(position, term) of every word of ``text`` that the analyzer maps to a query term."""
     if not query_terms:  # a dense-only search: nothing to match
         return []
-    # Each distinct word is analysed once (a passage repeats its words); the positions are
-    # looked up only when some word matches.
-    term_of: dict[str, str] = {}
-    for word in set(_WORD.findall(text)):
+    # One pass over the words, collecting each distinct word's positions (a passage repeats
+    # its words); then each distinct word is analysed once.
+    positions: dict[str, list[int]] = {}
+    for match in _WORD.finditer(text):
+        word = match.group()
+        where = positions.get(word)
+        if where is None:
+            positions[word] = [match.start()]
+        else:
+            where.append(match.start())
+    found = []
+    for word, where in positions.items():
         terms = analyzer(word) if analyzer is not None else (word.lower(),)
         for term in terms:
             if term in query_terms:
-                term_of[word] = term
+                found += [(position, term) for position in where]
                 break
-    if not term_of:
-        return []
-    found = []
-    for match in _WORD.finditer(text):
-        term = term_of.get(match.group())
-        if term is not None:
-            found.append((match.start(), term))
+    found.sort()
     return found
 
 

@@ -82,3 +82,22 @@ def test_a_trace_that_baked_in_one_branch_is_not_used(encoder_fp32):
 
     model = Branchy().eval()
     assert trace_forward(model, encoder_fp32.tokenizer, 64, {}) is None
+
+
+def test_tracing_prints_nothing():
+    # The tracer reads every attribute of the model; transformers logs a warning when its
+    # loss_function is read, which a notebook showed above the first search's results.
+    import subprocess
+    import sys
+
+    script = (
+        "from hybridsearch.dense.encoder import Encoder\n"
+        "encoder = Encoder(bf16=False)\n"
+        "encoder.encode_queries(['green tea'])\n"
+        "assert encoder._query_forward is not None\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "" and done.stderr == "", done.stderr
