@@ -18,6 +18,10 @@ attention, float32: :mod:`hybridsearch.dense.query_batches`), so every property 
 (a query's vector does not depend on its pass) holds for the same reason: same operations,
 same kernels, one thread. ``HYBRIDSEARCH_TRACED_QUERIES=0`` keeps the eager model.
 
+Tracing warns (TracerWarning, deprecations); those warnings are filtered while it runs, the
+check being what decides. Python's warning filters are one list for the whole process, so a
+thread that changes them at the same moment (pytest does around each test) can let one through.
+
 ``torch.jit.trace`` is in maintenance in recent torch (it warns that it is deprecated; the
 warning is silenced here): its replacements need a C++ compiler at run time (``torch.compile``)
 or ahead of time (``torch.export`` + AOTInductor), which a pip install of this package cannot
@@ -76,7 +80,11 @@ def trace_forward(
     wrapper = _last_hidden_state(model, names)
     try:
         with warnings.catch_warnings(), _transformers_quiet(), torch.inference_mode():
-            warnings.simplefilter("ignore")
+            # Only what tracing itself warns about: the check below is what decides, and a
+            # blanket "ignore" would also hide other threads' warnings while it lasts.
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            warnings.filterwarnings("ignore", message=r".*torch\.jit\.trace.* is deprecated")
+            warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*")
             traced = torch.jit.trace(
                 wrapper, tuple(example[name] for name in names), check_trace=False
             )
