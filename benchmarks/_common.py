@@ -18,6 +18,8 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
+#: The passage-vector cache the benchmarks share (an embedding cache folder).
+CACHE_DIR = REPO_ROOT / "benchmarks" / "cache"
 
 NOISE_NOTE = (
     "Measured on a shared machine where other work runs at the same time; CPU timings are "

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import REPO_ROOT, RESULTS_DIR, default_data_path, write_results
+from _common import CACHE_DIR, REPO_ROOT, RESULTS_DIR, default_data_path, write_results
 
 from hybridsearch import HybridIndex
 from hybridsearch.eval.beir import load_beir
@@ -211,7 +211,7 @@ def main() -> int:
     parser.add_argument(
         "--cache-dir",
         type=Path,
-        default=Path("/work/main/benchmarks/cache"),
+        default=CACHE_DIR,
         help="passage-vector cache, used only if the index must be built",
     )
     args = parser.parse_args()

@@ -29,7 +29,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import default_data_path, paired_p_value, remember_query_vectors, write_results
+from _common import (
+    CACHE_DIR,
+    default_data_path,
+    paired_p_value,
+    remember_query_vectors,
+    write_results,
+)
 
 from hybridsearch import HybridIndex, read_corpus
 from hybridsearch.dense.encoder import Encoder
@@ -181,7 +187,7 @@ def main() -> int:
     parser.add_argument(
         "--cache-dir",
         type=Path,
-        default=Path("/work/main/benchmarks/cache"),
+        default=CACHE_DIR,
         help="passage-vector cache (every passage of every weight is the same text)",
     )
     args = parser.parse_args()

@@ -76,10 +76,12 @@ def read_scifact(data: Path, queries: int) -> tuple[list[dict], list[str]]:
     return documents, [texts[query_id] for query_id in ids[:queries]]
 
 
-def repeated(base: list[dict], counts: list[int], passages: int, extra: float) -> tuple:
-    """Documents repeated with new ids until ``passages``; then ``extra`` of that for add()."""
-    main, more, total, number = [], [], 0, 0
-    while total < passages * (1 + extra):
+def repeated(base: list[dict], counts: list[int], passages: int, extra: float,
+             then: int = 0) -> tuple:
+    """Documents repeated with new ids until ``passages``; then ``extra`` of that for add();
+    then ``then`` more documents (a third list)."""
+    main, more, beyond, total, number = [], [], [], 0, 0
+    while total < passages * (1 + extra) or len(beyond) < then:
         record = base[number % len(base)]
         document = {
             "id": f"{record['_id']}-r{number // len(base)}",
@@ -87,10 +89,13 @@ def repeated(base: list[dict], counts: list[int], passages: int, extra: float) -
             "text": record["text"],
             "metadata": {"bucket": number % 10},
         }
-        (main if total < passages else more).append(document)
-        total += counts[number % len(base)]
+        if total < passages * (1 + extra):
+            (main if total < passages else more).append(document)
+            total += counts[number % len(base)]
+        else:
+            beyond.append(document)
         number += 1
-    return main, more
+    return main, more, beyond
 
 
 def frozen_layout() -> bool:
@@ -278,10 +283,8 @@ def run_size(args: argparse.Namespace, base: list[dict], queries: list[str], pas
     from hybridsearch.corpus.documents import Document
 
     counts, texts, vectors, chunk_rate = unique
-    main, more = repeated(base, counts, passages, 0.01)
     # Then 10,000 more documents (the issue's target: adding 10k documents to a 1M index).
-    _, beyond = repeated(base, counts, passages, 0.01 + 10_000 * 2.5 / passages)
-    ten_thousand = beyond[len(more) : len(more) + 10_000]
+    main, more, ten_thousand = repeated(base, counts, passages, 0.01, then=10_000)
     as_documents = [Document(d["id"], d["text"], d["title"], d["metadata"]) for d in main]
     stored = StoredVectors(texts, vectors, args.noise, seed=passages, mode=args.vectors,
                            pool=real_vector_pool(Path(args.cache)))
@@ -459,7 +462,7 @@ def run_frozen(args: argparse.Namespace, base: list[dict], queries: list[str], p
     from hybridsearch import HybridIndex
 
     counts, texts, vectors, rate = unique
-    main, _ = repeated(base, counts, passages, 0.01)
+    main, _, _ = repeated(base, counts, passages, 0.01)
     memo = passages > args.memo_chunking_above
     if memo:
         chunk_memo(Chunker)

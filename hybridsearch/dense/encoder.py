@@ -353,16 +353,7 @@ class Encoder:
         import torch
 
         tokenized = [
-            (
-                rows,
-                self._tokenizer(
-                    [prompted_texts[index] for index in rows],
-                    padding="max_length",
-                    truncation=True,
-                    max_length=padded_length,
-                    return_tensors="pt",
-                ),
-            )
+            (rows, self._tokenize([prompted_texts[index] for index in rows], padded_length))
             for rows, padded_length in passes
         ]
 
@@ -370,10 +361,7 @@ class Encoder:
             rows, batch = item
             torch.set_num_threads(1)  # this worker thread's own count
             with torch.inference_mode():
-                pooled = pool(forward(batch).float(), batch["attention_mask"], self.pooling)
-                if self._identity.normalize:
-                    pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-            vectors[rows] = pooled.numpy()
+                vectors[rows] = self._pooled(forward(batch), batch["attention_mask"])
 
         with ThreadPoolExecutor(workers, thread_name_prefix="hybridsearch-query-pass") as pool_:
             list(pool_.map(run, tokenized))
@@ -424,12 +412,8 @@ class Encoder:
             ) as progress_bar,
         ):
             for batch_indices, padded_length in batches:
-                batch = self._tokenizer(
-                    [prompted_texts[index] for index in batch_indices],
-                    padding=True if padded_length is None else "max_length",
-                    truncation=True,
-                    max_length=self.max_seq_length if padded_length is None else padded_length,
-                    return_tensors="pt",
+                batch = self._tokenize(
+                    [prompted_texts[index] for index in batch_indices], padded_length
                 ).to(self._torch_device)
                 token_embeddings = (
                     self._model(**batch).last_hidden_state if forward is None else forward(batch)
@@ -437,11 +421,30 @@ class Encoder:
                 # Pooling and normalisation in float32 with autocast off: bf16 sums over 256
                 # tokens would lose digits.
                 with torch.autocast(device_type, enabled=False):
-                    pooled = pool(token_embeddings.float(), batch["attention_mask"], self.pooling)
-                    if self._identity.normalize:
-                        pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-                vectors[batch_indices] = pooled.cpu().numpy()
+                    vectors[batch_indices] = self._pooled(
+                        token_embeddings, batch["attention_mask"]
+                    )
                 progress_bar.update(len(batch_indices))
+
+    def _tokenize(self, texts: list[str], padded_length: int | None) -> Any:
+        """Token tensors for one pass: padded to ``padded_length``, or to the longest text
+        (None); truncated at the model's maximum either way."""
+        return self._tokenizer(
+            texts,
+            padding=True if padded_length is None else "max_length",
+            truncation=True,
+            max_length=self.max_seq_length if padded_length is None else padded_length,
+            return_tensors="pt",
+        )
+
+    def _pooled(self, token_embeddings: Any, attention_mask: Any) -> np.ndarray:
+        """One pass's sentence vectors: pooled in float32, normalised where the model says."""
+        import torch
+
+        pooled = pool(token_embeddings.float(), attention_mask, self.pooling)
+        if self._identity.normalize:
+            pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+        return pooled.cpu().numpy()
 
 
 def _usable_cores() -> int:

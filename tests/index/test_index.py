@@ -374,6 +374,18 @@ def _copy(saved_index: Path, tmp_path: Path) -> Path:
     return copy
 
 
+def _rewrite_manifest(index_dir: Path, **fields: object) -> None:
+    """Set fields of the index's manifest.json (its format version, say)."""
+    manifest_path = index_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest.update(fields)
+    manifest_path.write_text(json.dumps(manifest))
+
+
+def _file_bytes(directory: Path) -> dict[Path, bytes]:
+    return {path: path.read_bytes() for path in sorted(directory.rglob("*")) if path.is_file()}
+
+
 def test_truncated_file_is_detected(saved_index, tmp_path, encoder):
     copy = _copy(saved_index, tmp_path)
     (vectors_file,) = copy.glob("segments/*/vectors.npy")
@@ -392,26 +404,19 @@ def test_altered_file_is_detected(saved_index, tmp_path, encoder):
 
 def test_unknown_format_version(saved_index, tmp_path, encoder):
     copy = _copy(saved_index, tmp_path)
-    manifest_path = copy / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest["format_version"] = 99
-    manifest_path.write_text(json.dumps(manifest))
+    _rewrite_manifest(copy, format_version=99)
     with pytest.raises(IndexVersionError, match="99"):
         HybridIndex.load(copy, model=encoder)
     # An index of the first format (settings written in five styles) is refused with the
     # command that rebuilds it from its recorded corpus.
-    manifest.update(format_version=1, source={"path": "/data/corpus.jsonl"})
-    manifest_path.write_text(json.dumps(manifest))
+    _rewrite_manifest(copy, format_version=1, source={"path": "/data/corpus.jsonl"})
     with pytest.raises(IndexVersionError, match=r"hybridsearch build /data/corpus\.jsonl --index"):
         HybridIndex.load(copy, model=encoder)
 
 
 def test_a_newer_format_version_names_the_versions_read_and_what_to_do(saved_index, tmp_path):
     copy = _copy(saved_index, tmp_path)
-    manifest_path = copy / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest.update(format_version=storage.FORMAT_VERSION + 1)
-    manifest_path.write_text(json.dumps(manifest))
+    _rewrite_manifest(copy, format_version=storage.FORMAT_VERSION + 1)
     with pytest.raises(IndexVersionError) as refused:
         HybridIndex.load(copy)
     message = str(refused.value)
@@ -424,23 +429,19 @@ def test_a_newer_format_version_names_the_versions_read_and_what_to_do(saved_ind
 
 def test_saving_over_a_newer_format_index_leaves_it_and_says_so(saved_index, tmp_path):
     copy = _copy(saved_index, tmp_path)
-    manifest_path = copy / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest.update(format_version=storage.FORMAT_VERSION + 1)
-    manifest_path.write_text(json.dumps(manifest))
-    before = {path: path.read_bytes() for path in sorted(copy.rglob("*")) if path.is_file()}
+    _rewrite_manifest(copy, format_version=storage.FORMAT_VERSION + 1)
+    before = _file_bytes(copy)
     index = HybridIndex.load(saved_index)
     with pytest.raises(IndexVersionError) as refused:
         index.save(copy)
     message = str(refused.value)
     assert f"{copy} holds an index of format version {storage.FORMAT_VERSION + 1}" in message
     assert "will not replace it" in message
-    after = {path: path.read_bytes() for path in sorted(copy.rglob("*")) if path.is_file()}
+    after = _file_bytes(copy)
     after.pop(copy / "write.lock")  # the lock the save took (and released) to look
     assert after == before
     # An older version's index is still replaced (no release reads it any more).
-    manifest.update(format_version=1)
-    manifest_path.write_text(json.dumps(manifest))
+    _rewrite_manifest(copy, format_version=1)
     index.save(copy)
     assert HybridIndex.load(copy).num_documents == index.num_documents
 
