@@ -6,10 +6,13 @@ number of ``POST /search`` requests (the scifact test queries, cycled; hybrid, k
 many concurrent clients (one event loop, one keep-alive connection each, the lean client of
 ``benchmarks/_lean_client.py``: raw asyncio streams) and reports requests/s, p50/p95/p99
 latency and errors. Just before each level, with the server idle, it times the in-process
-``HybridIndex.search_batch`` on the queries that level sends (one call): the ratio of the two
+``HybridIndex.search_batch`` on the queries that level sends (one call; the median of three
+timings): the ratio of the two
 is the figure (the HTTP server batches query encodes across requests; in-process search_batch
 batches them within one call). Each level has its own baseline because the load of a shared
-machine drifts during a run.
+machine drifts during a run. Beside it, and not the target: in-process ``search_batch`` in
+batches of the level's concurrency, the largest batch a server can form at that level, so the
+two ratios tell the batch size's share of the gap from the server's own (HTTP, responses).
 
 The mixed run sends searches at concurrency 16 while one client adds documents, one request
 each; afterwards it checks that every acknowledged write is in the index: through the server
@@ -51,6 +54,8 @@ from _lean_client import Connection, cpu_seconds
 LEVELS = (1, 4, 16, 64)
 TOP_K = 10
 THROUGHPUT_TARGET = 0.7
+#: In-process timings per level (their median is the figure).
+IN_PROCESS_REPEATS = 3
 P99_TARGET = 10.0
 
 
@@ -82,13 +87,24 @@ def main(argv: list[str] | None = None) -> int:
                 # just before it on the queries it sends, with the server idle.
                 sent = cycled(queries, args.requests)
                 in_process = baseline.time(sent)
+                # What search_batch gives with no more queries at once than the level has in
+                # flight (the largest batch the server can form): how much of the gap is the
+                # batch size, and how much the server's own work.
+                in_process_at_level = baseline.time(sent, batch=level)
                 before = http_get(base, "/stats").get("search_batching")
                 result = asyncio.run(run_level(port, server.pid, queries, level, args.requests))
                 result["search_batching"] = batching_delta(
                     before, http_get(base, "/stats").get("search_batching")
                 )
                 result["in_process_queries_per_s"] = in_process["queries_per_s"]
+                result["in_process_each_queries_per_s"] = in_process["each_queries_per_s"]
                 result["ratio"] = result["requests_per_s"] / in_process["queries_per_s"]
+                result["in_process_level_batches_queries_per_s"] = in_process_at_level[
+                    "queries_per_s"
+                ]
+                result["ratio_to_level_batches"] = (
+                    result["requests_per_s"] / in_process_at_level["queries_per_s"]
+                )
                 results.append(result)
                 print(format_level(result), flush=True)
                 result["passes"] = {
@@ -124,15 +140,23 @@ class InProcess:
         self.index = HybridIndex.load(index_path)
         self.index.search_batch(["warm up"] * 16, TOP_K)
 
-    def time(self, queries: list[str]) -> dict[str, Any]:
-        """search_batch over the queries in one call: queries per second."""
-        started = time.perf_counter()
-        self.index.search_batch(queries, TOP_K)
-        seconds = time.perf_counter() - started
+    def time(
+        self, queries: list[str], batch: int | None = None, repeats: int = IN_PROCESS_REPEATS
+    ) -> dict[str, Any]:
+        """search_batch over the queries in one call (or ``batch`` at a time), ``repeats``
+        times: the median queries per second (one timing of ~1 s moved by 15% between runs
+        on this shared machine; the median of three is steadier and leans neither way)."""
+        batch = batch or len(queries)
+        rates = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            for start in range(0, len(queries), batch):
+                self.index.search_batch(queries[start : start + batch], TOP_K)
+            rates.append(len(queries) / (time.perf_counter() - started))
         return {
             "queries": len(queries),
-            "seconds": seconds,
-            "queries_per_s": len(queries) / seconds,
+            "queries_per_s": float(np.median(rates)),
+            "each_queries_per_s": [round(rate, 1) for rate in rates],
         }
 
 
@@ -438,6 +462,8 @@ def summarise(results, mixed, stats, args) -> dict[str, Any]:
     if at_16 is not None:
         targets["throughput_ratio_at_16"] = at_16["ratio"]
         targets["throughput_ratio_met"] = at_16["ratio"] >= THROUGHPUT_TARGET
+        # Not the target: the same ratio against in-process batches of 16 (see the table).
+        targets["throughput_ratio_at_16_to_batches_of_16"] = at_16["ratio_to_level_batches"]
         if single_p50:
             targets["p99_at_16_over_single_p50"] = at_16["p99_ms"] / single_p50
             targets["p99_met"] = at_16["p99_ms"] <= P99_TARGET * single_p50
@@ -477,7 +503,10 @@ def format_level(result: dict) -> str:
         f"p99 {result['p99_ms']:7.1f} ms  errors {result['errors']}  "
         f"CPU/req server {result['server_cpu_ms_per_request']:.1f} ms "
         f"client {result['client_cpu_ms_per_request']:.2f} ms  "
-        f"(in-process {result['in_process_queries_per_s']:.1f} q/s, ratio {result['ratio']:.2f})"
+        f"(in-process {result['in_process_queries_per_s']:.1f} q/s, ratio {result['ratio']:.2f}; "
+        f"in batches of {result['concurrency']}: "
+        f"{result['in_process_level_batches_queries_per_s']:.1f} q/s, "
+        f"ratio {result['ratio_to_level_batches']:.2f})"
     )
 
 
@@ -529,14 +558,22 @@ def write_markdown(name: str, payload: dict[str, Any]) -> Path:
         f"{payload['max_wait_ms']:g}. uvicorn's C parts installed (used when present): "
         f"{payload['server_stack']}.",
         "",
-        "| concurrency | HTTP req/s | in-process search_batch q/s | ratio | p50 ms | p95 ms "
-        "| p99 ms | errors | server CPU ms/req | client CPU ms/req |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "The target's ratio is to in-process `search_batch` of all the level's queries in one "
+        "call; the next two columns are in-process `search_batch` in batches of the level's "
+        "concurrency (the largest batch the server can form at that level) and the ratio to "
+        "that.",
+        "",
+        "| concurrency | HTTP req/s | in-process search_batch q/s | ratio | in batches of c, q/s "
+        "| ratio to it | p50 ms | p95 ms | p99 ms | errors | server CPU ms/req "
+        "| client CPU ms/req |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for level in payload["levels"]:
         lines.append(
             f"| {level['concurrency']} | {level['requests_per_s']:.1f} | "
             f"{level['in_process_queries_per_s']:.1f} | {level['ratio']:.2f} | "
+            f"{level['in_process_level_batches_queries_per_s']:.1f} | "
+            f"{level['ratio_to_level_batches']:.2f} | "
             f"{level['p50_ms']:.1f} | "
             f"{level['p95_ms']:.1f} | {level['p99_ms']:.1f} | {level['errors']} | "
             f"{level['server_cpu_ms_per_request']:.1f} | {level['client_cpu_ms_per_request']:.2f} |"

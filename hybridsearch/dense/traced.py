@@ -47,12 +47,19 @@ TRACED_QUERIES_VARIABLE = "HYBRIDSEARCH_TRACED_QUERIES"
 _TRACE_TEXTS = ("a short query", "a somewhat longer query about proteins in cells")
 _CHECK_LENGTHS = (8, 24, 40)
 
-#: (token tensors by name) -> last hidden state
+#: (token tensors by name) -> last hidden state (or what ``finish`` makes of it)
 Forward = Callable[[Mapping[str, Any]], Any]
+#: (last hidden state, attention mask) -> the pass's result (pooled sentence vectors)
+Finish = Callable[[Any, Any], Any]
 
 
 def trace_forward(
-    model: Any, tokenizer: Any, max_length: int, environ: Mapping[str, str] | None = None
+    model: Any,
+    tokenizer: Any,
+    max_length: int,
+    environ: Mapping[str, str] | None = None,
+    *,
+    finish: Finish | None = None,
 ) -> Forward | None:
     """The model's forward as a checked TorchScript trace, or None to keep the eager model.
 
@@ -61,11 +68,15 @@ def trace_forward(
         tokenizer: Its tokenizer (gives the input names and the probe inputs).
         max_length: The longest input the model takes (one probe is cut there).
         environ: Where to read ``HYBRIDSEARCH_TRACED_QUERIES`` (default ``os.environ``).
+        finish: Tensor operations on the last hidden state and the attention mask traced
+            into the same call (the encoder's pooling and normalisation), so that a pass
+            takes the GIL once rather than once per operation: beside a busy Python thread
+            every take waits up to the interpreter's switch interval (5 ms).
 
     Returns:
-        A function of the tokenizer's tensors (by name) returning the last hidden state,
-        identical to the eager model's on every probe; None when switched off, when tracing
-        fails, or when any probe differs.
+        A function of the tokenizer's tensors (by name) returning the last hidden state, or
+        ``finish`` of it, identical to the eager model's (and ``finish``'s) on every probe;
+        None when switched off, when tracing fails, or when any probe differs.
     """
     environ = os.environ if environ is None else environ
     if environ.get(TRACED_QUERIES_VARIABLE, "1").strip() == "0":
@@ -77,7 +88,9 @@ def trace_forward(
         return_tensors="pt",
     )
     names = tuple(example.keys())
-    wrapper = _last_hidden_state(model, names)
+    if finish is not None and "attention_mask" not in names:
+        return None
+    wrapper = _last_hidden_state(model, names, finish)
     try:
         with warnings.catch_warnings(), _transformers_quiet(), torch.inference_mode():
             # Only what tracing itself warns about: the check below is what decides, and a
@@ -140,9 +153,10 @@ def _same_as_eager(
     return True
 
 
-def _last_hidden_state(model: Any, names: tuple[str, ...]) -> Any:
+def _last_hidden_state(model: Any, names: tuple[str, ...], finish: Finish | None) -> Any:
     """A module calling ``model`` with positional tensors in ``names`` order; its output is
-    the model's last hidden state (what tracing records)."""
+    the model's last hidden state, or ``finish`` of it and the attention mask (what tracing
+    records)."""
     import torch
 
     class LastHiddenState(torch.nn.Module):
@@ -151,6 +165,8 @@ def _last_hidden_state(model: Any, names: tuple[str, ...]) -> Any:
             self.model = model
 
         def forward(self, *tensors: Any) -> Any:
-            return self.model(**dict(zip(names, tensors, strict=True))).last_hidden_state
+            inputs = dict(zip(names, tensors, strict=True))
+            hidden = self.model(**inputs).last_hidden_state
+            return hidden if finish is None else finish(hidden, inputs["attention_mask"])
 
     return LastHiddenState().eval()

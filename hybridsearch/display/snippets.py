@@ -93,25 +93,46 @@ def _matches(
     """(position, term) of every word of ``text`` that the analyzer maps to a query term."""
     if not query_terms:  # a dense-only search: nothing to match
         return []
-    # One pass over the words, collecting each distinct word's positions (a passage repeats
-    # its words); then each distinct word is analysed once.
-    positions: dict[str, list[int]] = {}
-    for match in _WORD.finditer(text):
-        word = match.group()
-        where = positions.get(word)
-        if where is None:
-            positions[word] = [match.start()]
-        else:
-            where.append(match.start())
-    found = []
-    for word, where in positions.items():
-        terms = analyzer(word) if analyzer is not None else (word.lower(),)
-        for term in terms:
-            if term in query_terms:
-                found += [(position, term) for position in where]
-                break
+    words = set(_WORD.findall(text))
+    match = getattr(analyzer, "match", None)  # an analyzer's WordTerms: all words at once
+    if match is not None:
+        term_of = match(words, query_terms)
+    else:  # each distinct word analysed once (a passage repeats its words)
+        term_of = {}
+        for word in words:
+            for term in analyzer(word) if analyzer is not None else (word.lower(),):
+                if term in query_terms:
+                    term_of[word] = term
+                    break
+    found = [
+        (position, term)
+        for word, term in term_of.items()
+        for position in _whole_word_positions(text, word)
+    ]
     found.sort()
     return found
+
+
+def _whole_word_positions(text: str, word: str) -> list[int]:
+    r"""Where ``word`` occurs in ``text`` as a whole ``\w+`` run (no word character either
+    side): ``str.find`` from one occurrence to the next, which for the few matching words of
+    a passage costs less than a Python step per word of it."""
+    positions = []
+    end = len(word)
+    start = text.find(word)
+    while start != -1:
+        after = start + end
+        # \w in a str pattern is exactly: alphanumeric (str.isalnum) or the underscore.
+        if (start == 0 or not _is_word_char(text[start - 1])) and (
+            after == len(text) or not _is_word_char(text[after])
+        ):
+            positions.append(start)
+        start = text.find(word, after)
+    return positions
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
 
 
 def _score(matches: list[tuple[int, str]], start: int, end: int) -> tuple[int, int]:

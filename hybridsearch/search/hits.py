@@ -136,8 +136,9 @@ class Hits(list[Hit]):
         depth: How deep the legs went (passages each); more than ``plan.depth`` when
             documents crowded the candidates and the plan's deepening rule applied.
         analyzer: What maps a word to BM25 terms (the planner passes the BM25 analyzer's
-            per-word cache, ``Analyzer.analyze_word``), used only to match query terms in
-            snippets and highlighting.
+            per-word memory, ``Analyzer.word_terms``, whose ``match`` snippets use for a
+            passage's words at once), used only to match query terms in snippets and
+            highlighting.
     """
 
     def __init__(

@@ -101,3 +101,39 @@ def test_tracing_prints_nothing():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "" and done.stderr == "", done.stderr
+
+
+def test_the_trace_ends_with_the_pooling_it_is_given(encoder_fp32):
+    # Query passes trace pooling and normalisation into the same call (one GIL take per
+    # pass): the traced vectors are the eager model's, pooled eagerly, to the bit.
+    import torch
+
+    model, tokenizer = encoder_fp32._model, encoder_fp32.tokenizer
+    finish = encoder_fp32._sentence_vectors
+    traced = trace_forward(model, tokenizer, 256, {}, finish=finish)
+    assert traced is not None
+    batch = tokenizer(
+        ["green tea", "a longer question about black tea and its caffeine"],
+        padding="max_length",
+        max_length=24,
+        return_tensors="pt",
+    )
+    with torch.inference_mode():
+        vectors = traced(batch)
+        eager = finish(model(**batch).last_hidden_state, batch["attention_mask"])
+    assert vectors.shape == (2, encoder_fp32.dimension)
+    assert torch.equal(vectors, eager)
+    np.testing.assert_allclose(np.linalg.norm(vectors.numpy(), axis=1), 1.0, rtol=1e-6)
+
+
+def test_a_finish_needs_the_attention_mask(encoder_fp32):
+    class NoMask:
+        """The bundled tokenizer, without the attention mask in what it returns."""
+
+        def __call__(self, *args, **kwargs):
+            batch = encoder_fp32.tokenizer(*args, **kwargs)
+            del batch["attention_mask"]
+            return batch
+
+    finish = encoder_fp32._sentence_vectors
+    assert trace_forward(encoder_fp32._model, NoMask(), 256, {}, finish=finish) is None

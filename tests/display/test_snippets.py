@@ -3,6 +3,8 @@ passages written by hand so the right window is known in advance."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from hybridsearch.display.snippets import best_window, sentence_spans
@@ -115,3 +117,30 @@ def test_rule_lines_between_the_window_sentences_are_left_out():
     )
     snippet = best_window(text, ANALYZER("else"), ANALYZER, max_chars=70)
     assert snippet.text == "… The else clause The else clause runs last. …"
+
+
+def test_matches_through_word_terms_equal_the_word_by_word_ones():
+    # The fast path (an analyzer's WordTerms: all words at once, then str.find of the few
+    # matching ones) against the plain one (a Python step per word), on texts where words
+    # hide inside other words ("cell" in "cells", "_cell", "cell2") and at the edges.
+    import random
+
+    from hybridsearch.display.snippets import _matches
+    from hybridsearch.sparse.analysis import Analyzer
+
+    rng = random.Random(5)
+    pieces = ["cell", "cells", "Cell", "_cell", "cell2", "tea", "teas", "über", "Über", "x"]
+    glue = [" ", ", ", ".", "-", "\n", "", "'", "é"]
+    analyzer = Analyzer()
+    for _ in range(300):
+        text = "".join(rng.choice(pieces) + rng.choice(glue) for _ in range(rng.randint(1, 30)))
+        terms = frozenset(rng.sample(["cell", "tea", "über", "cell2", "absent"], 3))
+        by_word = _matches(text, terms, analyzer.analyze_word)
+        assert _matches(text, terms, analyzer.word_terms) == by_word
+        expected = sorted(
+            (match.start(), term)
+            for match in re.finditer(r"\w+", text)
+            for term in [next((t for t in Analyzer()(match.group()) if t in terms), None)]
+            if term is not None
+        )
+        assert by_word == expected

@@ -357,4 +357,41 @@ def test_the_word_cache_starts_again_when_full(monkeypatch):
     analyzer = Analyzer()
     for word in ["cats", "dogs", "owls", "bees"]:
         assert analyzer.analyze_word(word) == tuple(analyzer(word))
-    assert len(analyzer._word_cache) == 1  # cleared at the fourth word, then "bees" added
+    assert len(analyzer.word_terms) == 1  # cleared at the fourth word, then "bees" added
+
+
+WORDS_OF_PASSAGES = [
+    "Cells", "cell", "cellular", "running", "Runs", "the", "proteins", "protein's", "x",
+    "e2e", "Über", "über", "naïve", "naive", "caffeine", "_id", "tea", "teas", "TEA", "ran",
+]  # fmt: skip
+
+
+def test_word_terms_match_equals_looking_each_word_up():
+    # The oracle: each word's terms, one word at a time, the first that is a query term.
+    import random
+
+    rng = random.Random(11)
+    analyzer = Analyzer()
+    for _ in range(300):
+        words = set(rng.sample(WORDS_OF_PASSAGES, rng.randint(0, 12)))
+        terms = frozenset(rng.sample([*Analyzer()(" ".join(WORDS_OF_PASSAGES)), "absent"], 4))
+        expected = {}
+        for word in words:
+            for term in Analyzer()(word):
+                if term in terms:
+                    expected[word] = term
+                    break
+        assert analyzer.word_terms.match(words, terms) == expected
+
+
+def test_word_terms_match_while_the_memory_starts_again(monkeypatch):
+    from hybridsearch.sparse import analysis
+
+    monkeypatch.setattr(analysis, "WORD_CACHE_SIZE", 4)
+    analyzer = Analyzer()
+    words = {"cells", "tea", "teas", "running", "proteins", "owls"}
+    found = analyzer.word_terms.match(words, frozenset({"cell", "tea", "owl"}))
+    assert found == {"cells": "cell", "tea": "tea", "teas": "tea", "owls": "owl"}
+    assert len(analyzer.word_terms) <= 4
+    # and again, from what the memory holds now
+    assert analyzer.word_terms.match(words, frozenset({"tea"})) == {"tea": "tea", "teas": "tea"}
