@@ -442,8 +442,8 @@ class WordTerms:
     a passage's distinct words at once and finds the matching ones with set operations, from
     each term's words seen so far, rather than a Python step per word: the snippets of a
     10-hit response took 1.54 -> 1.11 ms of CPU per scifact query (best of 40 rounds over 40
-    queries, one-off script). At most
-    :data:`WORD_CACHE_SIZE` words are remembered (then it starts again empty).
+    queries, one-off script). At most :data:`WORD_CACHE_SIZE` words are remembered (then it
+    starts again empty).
 
     Args:
         analyze: The analyzer's text -> terms function.
@@ -462,9 +462,9 @@ class WordTerms:
         terms = self._terms.get(word)
         if terms is None:
             if len(self._terms) >= WORD_CACHE_SIZE:
+                self._restarts += 1  # before the clearing: match() checks it after
                 self._terms.clear()
                 self._words_by_term.clear()
-                self._restarts += 1
             terms = self._terms[word] = tuple(self._analyze(word))
             for term in terms:
                 self._words_by_term.setdefault(term, set()).add(word)
@@ -482,14 +482,16 @@ class WordTerms:
         # ``words - keys()`` would walk the whole memory).
         for word in words.difference(self._terms):
             self(word)
-        if self._restarts != restarts:  # started again meanwhile: look each word up
-            matched = ((word, _first_of(self(word), terms)) for word in words)
-            return {word: term for word, term in matched if term is not None}
         found: set[str] = set()
         for term in terms:
             seen = self._words_by_term.get(term)
             if seen:
                 found |= seen & words
+        if self._restarts != restarts:
+            # The memory started again meanwhile (here or in another thread), so some of
+            # these words may be missing from it: look each one up instead.
+            matched = ((word, _first_of(self(word), terms)) for word in words)
+            return {word: term for word, term in matched if term is not None}
         return {word: _first_of(self(word), terms) for word in found}  # type: ignore[misc]
 
 
