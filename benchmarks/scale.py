@@ -76,6 +76,14 @@ def read_scifact(data: Path, queries: int) -> tuple[list[dict], list[str]]:
     return documents, [texts[query_id] for query_id in ids[:queries]]
 
 
+def as_documents(documents: list[dict], document_class: Any = None) -> list:
+    """Documents of :func:`repeated` as Document objects (``document_class``: the frozen
+    checkout's, which lives in another module; None: this checkout's)."""
+    if document_class is None:
+        from hybridsearch.corpus.documents import Document as document_class
+    return [document_class(d["id"], d["text"], d["title"], d["metadata"]) for d in documents]
+
+
 def repeated(base: list[dict], counts: list[int], passages: int, extra: float,
              then: int = 0) -> tuple:
     """Documents repeated with new ids until ``passages``; then ``extra`` of that for add();
@@ -280,12 +288,11 @@ def run_size(args: argparse.Namespace, base: list[dict], queries: list[str], pas
     """Build, save, load, query, add and delete at one size; the figures."""
     import hybridsearch.dense.embedding_cache as embedding_cache
     from hybridsearch import HybridIndex
-    from hybridsearch.corpus.documents import Document
 
     counts, texts, vectors, chunk_rate = unique
     # Then 10,000 more documents (the issue's target: adding 10k documents to a 1M index).
     main, more, ten_thousand = repeated(base, counts, passages, 0.01, then=10_000)
-    as_documents = [Document(d["id"], d["text"], d["title"], d["metadata"]) for d in main]
+    documents = as_documents(main)
     stored = StoredVectors(texts, vectors, args.noise, seed=passages, mode=args.vectors,
                            pool=real_vector_pool(Path(args.cache)))
     embedding_cache.encode_passages_cached = stored
@@ -302,7 +309,7 @@ def run_size(args: argparse.Namespace, base: list[dict], queries: list[str], pas
     }
     print(f"== {passages} passages, {len(main)} documents, {kind}", flush=True)
     started = time.perf_counter()
-    index = HybridIndex.build(as_documents, model=encoder, vectors=vector_settings(args, kind))
+    index = HybridIndex.build(documents, model=encoder, vectors=vector_settings(args, kind))
     result["build_s"] = round(time.perf_counter() - started, 2)
     result["build_stages_s"] = {k: round(v, 2) for k, v in index.build_info.seconds.items()}
     result["build_stages_note"] = (
@@ -316,7 +323,7 @@ def run_size(args: argparse.Namespace, base: list[dict], queries: list[str], pas
     started = time.perf_counter()
     index.save(folder)
     result["save_s"] = round(time.perf_counter() - started, 2)
-    del index, as_documents
+    del index, documents
     gc.collect()
     result["disk_mb"] = round(disk_bytes(folder) / 2**20, 1)
     result["vectors_mb"] = round(stored.made[0].nbytes / 2**20, 1)
@@ -411,13 +418,12 @@ def update_figures(folder: Path, more: list[dict], main: list[dict], encoder: An
     """Add 1% more documents + commit, then delete 1% + commit (stored vectors again); then
     add ``ten_thousand`` more documents + commit."""
     from hybridsearch import HybridIndex
-    from hybridsearch.corpus.documents import Document
 
     figures: dict[str, Any] = {}
     started = time.perf_counter()
     index = HybridIndex.open(folder, model=encoder)
     figures["open_for_writing_s"] = round(time.perf_counter() - started, 3)
-    new = [Document(d["id"], d["text"], d["title"], d["metadata"]) for d in more]
+    new = as_documents(more)
     started = time.perf_counter()
     index.add(new)
     figures["add_s"] = round(time.perf_counter() - started, 2)
@@ -438,7 +444,7 @@ def update_figures(folder: Path, more: list[dict], main: list[dict], encoder: An
     if ten_thousand:
         passages_before = index.num_passages
         started = time.perf_counter()
-        index.add([Document(d["id"], d["text"], d["title"], d["metadata"]) for d in ten_thousand])
+        index.add(as_documents(ten_thousand))
         index.commit()
         figures["add_10k_documents_and_commit_s"] = round(time.perf_counter() - started, 2)
         figures["add_10k_documents"] = len(ten_thousand)
@@ -469,7 +475,7 @@ def run_frozen(args: argparse.Namespace, base: list[dict], queries: list[str], p
     stored = StoredVectors(texts, vectors, args.noise, seed=passages)
     frozen_index._encode_passages = stored
     encoder = Encoder(MODEL)
-    documents = [Document(d["id"], d["text"], d["title"], d["metadata"]) for d in main]
+    documents = as_documents(main, Document)
     started = time.perf_counter()
     index = HybridIndex.build(documents, model=encoder)
     result = {"passages": passages, "documents": len(main),

@@ -7,12 +7,12 @@ many concurrent clients (one event loop, one keep-alive connection each, the lea
 ``benchmarks/_lean_client.py``: raw asyncio streams) and reports requests/s, p50/p95/p99
 latency and errors. Just before each level, with the server idle, it times the in-process
 ``HybridIndex.search_batch`` on the queries that level sends (one call; the median of three
-timings): the ratio of the two
-is the figure (the HTTP server batches query encodes across requests; in-process search_batch
-batches them within one call). Each level has its own baseline because the load of a shared
-machine drifts during a run. Beside it, and not the target: in-process ``search_batch`` in
-batches of the level's concurrency, the largest batch a server can form at that level, so the
-two ratios tell the batch size's share of the gap from the server's own (HTTP, responses).
+timings): the ratio of the two is the figure (the HTTP server batches query encodes across
+requests; in-process search_batch batches them within one call). Each level has its own
+baseline because the load of a shared machine drifts during a run. Beside it, and not the
+target: in-process ``search_batch`` in batches of the level's concurrency, the largest batch a
+server can form at that level, so the two ratios tell the batch size's share of the gap from
+the server's own (HTTP, responses).
 
 The mixed run sends searches at concurrency 16 while one client adds documents, one request
 each; afterwards it checks that every acknowledged write is in the index: through the server
@@ -51,6 +51,8 @@ import numpy as np
 from _common import REPO_ROOT, RESULTS_DIR, default_data_path, load_beir, write_results
 from _lean_client import Connection, cpu_seconds
 
+from hybridsearch.index.search_batching import DEFAULT_SEARCH_WAIT_MS
+
 LEVELS = (1, 4, 16, 64)
 TOP_K = 10
 THROUGHPUT_TARGET = 0.7
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=300, help="requests per level")
     parser.add_argument("--levels", default=",".join(map(str, LEVELS)))
     parser.add_argument("--mixed-writes", type=int, default=40, help="adds in the mixed run")
-    parser.add_argument("--max-wait-ms", type=float, default=50.0)
+    parser.add_argument("--max-wait-ms", type=float, default=DEFAULT_SEARCH_WAIT_MS)
     parser.add_argument("--name", default="serve_load", help="results file name")
     args = parser.parse_args(argv)
     args.load_average_start = round(os.getloadavg()[0], 2)  # is anything else running?
@@ -158,7 +160,6 @@ class InProcess:
             "queries_per_s": float(np.median(rates)),
             "each_queries_per_s": [round(rate, 1) for rate in rates],
         }
-
 
     def passes(self, queries: list[str], batch: int) -> dict[str, Any]:
         """How the encoder splits ``queries``, taken ``batch`` at a time, into forward passes

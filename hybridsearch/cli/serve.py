@@ -48,6 +48,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-wait-ms",
         type=float,
+        # index.search_batching.DEFAULT_SEARCH_WAIT_MS, written out: `--help` imports nothing
+        # heavy (tests/cli/test_main.py), and hybridsearch.index is.
         default=50.0,
         help="the longest a batch of concurrent searches waits for company; a lone client's "
         "search never waits (default 50)",

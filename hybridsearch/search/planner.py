@@ -122,11 +122,8 @@ class QueryPlanner:
         self.tuned = tuned
         self.overlap_min_passages = OVERLAP_MIN_PASSAGES
         # What hits match their words with (snippets, highlighting): the BM25 analyzer's
-        # per-word cache where it has one, since the same words come back in every search.
-        word_terms = getattr(analyzer, "word_terms", None)
-        self._word_analyzer = (
-            word_terms if word_terms is not None else getattr(analyzer, "analyze_word", analyzer)
-        )
+        # per-word memory where it has one, since the same words come back in every search.
+        self._word_analyzer = getattr(analyzer, "word_terms", analyzer)
         self._allocator_ready = False
 
     # -- planning ---------------------------------------------------------------------------

@@ -31,7 +31,9 @@ __all__ = [
 #: Single characters ("a", "x", "2") carry little for ranking and are dropped.
 DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 
-#: Words :meth:`Analyzer.analyze_word` remembers at most (a few tens of MB of words and terms).
+#: Words :meth:`Analyzer.analyze_word` remembers at most: with each term's words
+#: (:class:`WordTerms`), ~72 MB when full of distinct random words; nfcorpus's 30k words take
+#: 10 MB (tracemalloc, one-off script).
 WORD_CACHE_SIZE = 200_000
 
 # nltk 3's Snowball stemmer names, so settings validate without importing nltk (about 2 s);
@@ -454,7 +456,9 @@ class WordTerms:
     def __init__(self, analyze: Callable[[str], list[str]]) -> None:
         self._analyze = analyze
         self._terms: dict[str, tuple[str, ...]] = {}
-        self._words_by_term: dict[str, set[str]] = {}  # term -> the words seen that give it
+        # term -> the words seen that give it (lists: most terms have one word, and a set
+        # costs 216 bytes to a list's 64)
+        self._words_by_term: dict[str, list[str]] = {}
         self._restarts = 0
 
     def __call__(self, word: str) -> tuple[str, ...]:
@@ -467,7 +471,7 @@ class WordTerms:
                 self._words_by_term.clear()
             terms = self._terms[word] = tuple(self._analyze(word))
             for term in terms:
-                self._words_by_term.setdefault(term, set()).add(word)
+                self._words_by_term.setdefault(term, []).append(word)
         return terms
 
     def __len__(self) -> int:
@@ -486,7 +490,7 @@ class WordTerms:
         for term in terms:
             seen = self._words_by_term.get(term)
             if seen:
-                found |= seen & words
+                found.update(words.intersection(seen))
         if self._restarts != restarts:
             # The memory started again meanwhile (here or in another thread), so some of
             # these words may be missing from it: look each one up instead.
