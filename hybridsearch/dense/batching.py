@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from hybridsearch.dense.locked_tokenizer import LockedTokenizer
 from hybridsearch.errors import InvalidInputError
 from hybridsearch.validation import finite_number, positive_int, string_list
 
@@ -131,7 +132,7 @@ class BatchingEncoder:
     @property
     def tokenizer(self) -> Any:
         """The wrapped encoder's tokenizer, every call serialised with the encodes."""
-        return _LockedTokenizer(self._encoder.tokenizer, self._model_lock)
+        return LockedTokenizer(self._encoder.tokenizer, self._model_lock)
 
     def __getattr__(self, name: str) -> Any:
         # Facts (dimension, max_seq_length, prompts, ...) read through; methods are wrapped so
@@ -243,26 +244,3 @@ class BatchingEncoder:
 
 def _queued_texts(queue: list[_Request]) -> int:
     return sum(len(request.texts) for request in queue)
-
-
-class _LockedTokenizer:
-    """A tokenizer whose calls hold the encoder's lock (fast tokenizers are not re-entrant)."""
-
-    def __init__(self, tokenizer: Any, lock: threading.RLock) -> None:
-        self._tokenizer = tokenizer
-        self._lock = lock
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        with self._lock:
-            return self._tokenizer(*args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._tokenizer, name)
-        if not callable(value):
-            return value
-
-        def locked(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                return value(*args, **kwargs)
-
-        return locked

@@ -40,6 +40,7 @@ import numpy as np
 
 from hybridsearch.dense.identity import ModelIdentity
 from hybridsearch.dense.loading import load_transformer
+from hybridsearch.dense.locked_tokenizer import LockedTokenizer
 from hybridsearch.dense.model_folder import open_model_folder
 from hybridsearch.dense.pooling import pool
 from hybridsearch.dense.precision import bf16_is_fast
@@ -98,7 +99,9 @@ class Encoder:
         self._identity = ModelIdentity.from_folder(
             folder, dimension=loaded.dimension, max_seq_length=loaded.max_seq_length
         )
-        self._tokenizer = loaded.tokenizer
+        # Every call of the tokenizer, the encoder's own and those of whoever it is handed to
+        # (the chunker), takes one lock: see hybridsearch.dense.locked_tokenizer.
+        self._tokenizer = LockedTokenizer(loaded.tokenizer, threading.RLock())
         self._model = loaded.model
         self._torch_device = loaded.device
         self._progress = progress
@@ -150,7 +153,12 @@ class Encoder:
 
     @property
     def tokenizer(self) -> Any:
-        """The Hugging Face (fast) tokenizer; its ``model_max_length`` is ``max_seq_length``."""
+        """The Hugging Face (fast) tokenizer; its ``model_max_length`` is ``max_seq_length``.
+
+        Its calls take the lock the encoder's own tokenizing takes
+        (:class:`~hybridsearch.dense.locked_tokenizer.LockedTokenizer`), so a chunker may use
+        it while another thread encodes.
+        """
         return self._tokenizer
 
     @property
@@ -489,6 +497,7 @@ def _reset_after_fork(reference: weakref.ref) -> None:
     encoder = reference()
     if encoder is not None:
         encoder._encode_lock = threading.Lock()
+        encoder._tokenizer.lock = threading.RLock()  # the wrapper the chunkers hold too
         encoder._warm_up_thread = None
 
 

@@ -437,3 +437,25 @@ def test_a_forked_child_does_not_inherit_a_held_encode_lock(encoder_fp32):
     finally:
         lock.release()
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_the_tokenizer_handed_out_waits_for_the_encoders_own_tokenizing(encoder_fp32):
+    # A fast tokenizer switches its padding per call on one shared object: the chunker's
+    # calls (another thread, e.g. add() while the warm-up traces) and the encoder's must not
+    # overlap. Both go through one lock: a count waits while the handed-out tokenizer is held.
+    import threading
+
+    from hybridsearch.corpus.chunking import Chunker
+
+    assert Chunker.for_encoder(encoder_fp32).tokenizer is encoder_fp32.tokenizer
+    counted = []
+    with encoder_fp32.tokenizer.lock:
+        worker = threading.Thread(target=lambda: counted.append(encoder_fp32.count_tokens(["tea"])))
+        worker.start()
+        worker.join(0.3)
+        assert worker.is_alive() and not counted  # waiting for the lock
+    worker.join(10)
+    assert counted == [[3]]
+    assert encoder_fp32.tokenizer("green tea")["input_ids"] == encoder_fp32.tokenizer(
+        "green tea"
+    )["input_ids"]
