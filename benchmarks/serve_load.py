@@ -5,11 +5,12 @@ default; the copy is what the mixed run writes to), then per concurrency level s
 number of ``POST /search`` requests (the scifact test queries, cycled; hybrid, k=10) from that
 many concurrent clients (one event loop, one keep-alive connection each, the lean client of
 ``benchmarks/_lean_client.py``: raw asyncio streams) and reports requests/s, p50/p95/p99
-latency and errors. Just before each level, with the server idle, it times the in-process
-``HybridIndex.search_batch`` on the queries that level sends (one call; the median of three
-timings): the ratio of the two is the figure (the HTTP server batches query encodes across
-requests; in-process search_batch batches them within one call). Each level has its own
-baseline because the load of a shared machine drifts during a run. Beside it, and not the
+latency and errors. Just before each level and just after it, with the server idle, it times
+the in-process ``HybridIndex.search_batch`` on the queries that level sends (one call, three
+times on each side; the median of the six): the ratio of the two is the figure (the HTTP
+server batches query encodes across requests; in-process search_batch batches them within
+one call). Each level has its own baseline, timed on both sides of it, because the load of a
+shared machine drifts during a run. Beside it, and not the
 target: in-process ``search_batch`` in batches of the level's concurrency, the largest batch a
 server can form at that level, so the two ratios tell the batch size's share of the gap from
 the server's own (HTTP, responses).
@@ -56,7 +57,7 @@ from hybridsearch.index.search_batching import DEFAULT_SEARCH_WAIT_MS
 LEVELS = (1, 4, 16, 64)
 TOP_K = 10
 THROUGHPUT_TARGET = 0.7
-#: In-process timings per level (their median is the figure).
+#: In-process timings before each level, and as many after it (the median of all is the figure).
 IN_PROCESS_REPEATS = 3
 P99_TARGET = 10.0
 
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             wait_ready(base, server)
             results = []
             for level in levels:
-                # The machine's load drifts: each level gets its own in-process figure, taken
+                # The machine's load drifts: each level gets its own in-process figure, timed
                 # just before it on the queries it sends, with the server idle.
                 sent = cycled(queries, args.requests)
                 in_process = baseline.time(sent)
@@ -98,9 +99,13 @@ def main(argv: list[str] | None = None) -> int:
                 result["search_batching"] = batching_delta(
                     before, http_get(base, "/stats").get("search_batching")
                 )
-                result["in_process_queries_per_s"] = in_process["queries_per_s"]
-                result["in_process_each_queries_per_s"] = in_process["each_queries_per_s"]
-                result["ratio"] = result["requests_per_s"] / in_process["queries_per_s"]
+                # And again just after it: the figure is the median of the six timings around
+                # the level, so a drift of the machine during the level weighs on both sides.
+                after = baseline.time(sent)
+                each = in_process["each_queries_per_s"] + after["each_queries_per_s"]
+                result["in_process_queries_per_s"] = float(np.median(each))
+                result["in_process_each_queries_per_s"] = each
+                result["ratio"] = result["requests_per_s"] / result["in_process_queries_per_s"]
                 result["in_process_level_batches_queries_per_s"] = in_process_at_level[
                     "queries_per_s"
                 ]
@@ -163,20 +168,25 @@ class InProcess:
 
     def passes(self, queries: list[str], batch: int) -> dict[str, Any]:
         """How the encoder splits ``queries``, taken ``batch`` at a time, into forward passes
-        (one padded length per pass): passes per batch, queries per pass, and the mean pass
-        size per padded length. The server's batches are not these exact queries, but
-        ``batch`` consecutive ones of the same stream (the clients send them in order)."""
-        from hybridsearch.dense.query_batches import query_passes
+        (one padded length per pass, balanced over its threads): passes per batch, queries
+        per pass, and the mean pass size per padded length. The server's batches are not
+        these exact queries, but ``batch`` consecutive ones of the same stream (the clients
+        send them in order)."""
+        from hybridsearch.dense.query_batches import balance_passes, query_passes
 
         encoder = self.index.encoder
         counts = np.asarray(encoder.count_tokens(queries, prompt=encoder.query_prompt))
         batch = max(1, min(batch, len(queries)))
         starts = range(0, len(queries) - batch + 1, batch)
+        workers = len(os.sched_getaffinity(0))  # the encoder's pass threads, on Linux
         found = [
             found_pass
             for start in starts
-            for found_pass in query_passes(
-                counts[start : start + batch], encoder.max_seq_length, encoder.batch_size
+            for found_pass in balance_passes(
+                query_passes(
+                    counts[start : start + batch], encoder.max_seq_length, encoder.batch_size
+                ),
+                workers,
             )
         ]
         by_length: dict[int, list[int]] = {}
@@ -292,7 +302,8 @@ def format_batching(delta: dict[str, Any] | None) -> str:
         f"per query: queued {delta['queue_wait_ms'] / queries:.1f} ms (batch waited "
         f"{delta['lead_wait_ms'] / queries:.1f}), search_batch {delta['search_ms'] / queries:.1f}"
         f" ms ({delta['search_cpu_ms'] / queries:.1f} CPU), render "
-        f"{delta['render_ms'] / queries:.1f} ms ({delta['render_cpu_ms'] / queries:.1f} CPU)"
+        f"{delta['render_ms'] / queries:.1f} ms ({delta['render_cpu_ms'] / queries:.1f} CPU) "
+        f"in the batch's thread, {delta.get('built_aside', 0)} bodies built by the helper"
     )
 
 
@@ -325,19 +336,31 @@ async def run_level(
 
 
 class CpuMeter:
-    """CPU seconds the server process (all its threads) and this client process spend from
-    now on: the client shares the cores, so its cost is reported beside the server's."""
+    """CPU seconds the server (its process, all threads, and its child processes: the
+    response helper) and this client process spend from now on: the client shares the
+    cores, so its cost is reported beside the server's."""
 
     def __init__(self, server_pid: int) -> None:
         import psutil
 
         self.server = psutil.Process(server_pid)
-        self.server_start = sum(self.server.cpu_times()[:2])
+        self.server_start = self._server_seconds()
         self.client_start = cpu_seconds()
+
+    def _server_seconds(self) -> float:
+        import psutil
+
+        seconds = 0.0
+        for process in [self.server, *self.server.children(recursive=True)]:
+            try:
+                seconds += sum(process.cpu_times()[:2])
+            except psutil.NoSuchProcess:  # a child that ended meanwhile
+                continue
+        return seconds
 
     def per_request(self, requests: int) -> dict[str, float]:
         """Server and client CPU milliseconds per request since this meter started."""
-        server = sum(self.server.cpu_times()[:2]) - self.server_start
+        server = self._server_seconds() - self.server_start
         client = cpu_seconds() - self.client_start
         return {
             "server_cpu_ms_per_request": 1000 * server / max(requests, 1),

@@ -44,7 +44,12 @@ from hybridsearch.dense.locked_tokenizer import LockedTokenizer
 from hybridsearch.dense.model_folder import open_model_folder
 from hybridsearch.dense.pooling import pool
 from hybridsearch.dense.precision import bf16_is_fast
-from hybridsearch.dense.query_batches import one_intra_op_thread, query_passes, shares_passes
+from hybridsearch.dense.query_batches import (
+    balance_passes,
+    one_intra_op_thread,
+    query_passes,
+    shares_passes,
+)
 from hybridsearch.dense.traced import Forward, trace_forward
 from hybridsearch.dense.truncation import TruncationCounter, TruncationStats, TruncationWarning
 from hybridsearch.errors import InvalidInputError
@@ -334,6 +339,8 @@ class Encoder:
         passes = query_passes(token_counts, self.max_seq_length, self._batch_size, group=group)
         with one_intra_op_thread(enabled=group):
             forward = self._traced_query_forward() if group else None
+            if forward is not None:  # passes side by side: split so the threads end together
+                passes = balance_passes(passes, _usable_cores())
             workers = min(len(passes), _usable_cores())
             if forward is not None and workers > 1:
                 self._run_passes_side_by_side(prompted_texts, passes, vectors, forward, workers)

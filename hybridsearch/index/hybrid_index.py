@@ -286,6 +286,15 @@ class HybridIndex(Updates, Tuning):
         Takes the same options as :meth:`search`; each query's hits equal its own search's,
         bit for bit (the encoder gives each query the vector it gets alone).
         """
+        return list(self.search_each(queries, k, **options))
+
+    def search_each(self, queries: Sequence[str], k: int = 10, **options: Any) -> Iterator[Hits]:
+        """:meth:`search_batch`, yielding each query's hits as soon as its legs have run.
+
+        Every query is planned and encoded first (one snapshot, one encode batch), so bad
+        input raises before the first hits; then each query's legs run when the next hits
+        are asked for. A server sends one response on while the next query's legs run.
+        """
         queries = string_list("queries", queries, what="query strings")
         if self._verification is not None:
             self._verification.check()  # a file found altered in the background: say so
@@ -297,11 +306,10 @@ class HybridIndex(Updates, Tuning):
         # caller's (a wrapper, a test double) need not have a warm-up.
         wait_for_warm_up = getattr(self._encoder, "wait_for_warm_up", None)
         waited_ms = wait_for_warm_up() if wait_for_warm_up is not None else 0.0
-        results = planner.run(plans)
-        if waited_ms:
-            for hits in results:
+        for hits in planner.run_each(plans):
+            if waited_ms:
                 hits.timings = {"warm-up wait": waited_ms, **hits.timings}
-        return results
+            yield hits
 
     def explain(self, query: str, k: int = 10, **options: Any) -> Hits:
         """Search; the hits' ``describe()`` prints the plan, timings and per-leg ranks."""

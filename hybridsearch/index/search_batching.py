@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -31,7 +31,9 @@ __all__ = [
     "DEFAULT_SEARCH_WAIT_MS",
     "DEFAULT_SETTLE_MS",
     "SearchBatchingStats",
+    "Stopwatch",
     "search_together",
+    "search_together_each",
 ]
 
 #: The longest a batch waits for company once it could start (ms). A lone client's search
@@ -63,8 +65,10 @@ class SearchBatchingStats:
         lead_wait_ms: Sum over batches of the time the batch waited for company.
         search_ms, search_cpu_ms: Sum over batches of ``search_batch``'s wall and CPU time
             (the batch's thread: torch runs the queries' passes at one thread in it).
-        render_ms, render_cpu_ms: Sum over searches of the time spent turning the hits into
-            a response.
+        render_ms, render_cpu_ms: Sum over searches of the time the batch's thread spent
+            turning the hits into a response (with a helper process building the bodies:
+            making their data, sending it, and waiting for the bodies not yet built).
+        built_aside: Response bodies built by a helper process beside the batch's thread.
     """
 
     def __init__(self) -> None:
@@ -81,6 +85,7 @@ class SearchBatchingStats:
         self.search_cpu_ms = 0.0
         self.render_ms = 0.0
         self.render_cpu_ms = 0.0
+        self.built_aside = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The counters, JSON-ready (batch sizes keyed by their size as a string)."""
@@ -102,6 +107,7 @@ class SearchBatchingStats:
             "search_cpu_ms": round(self.search_cpu_ms, 3),
             "render_ms": round(self.render_ms, 3),
             "render_cpu_ms": round(self.render_cpu_ms, 3),
+            "built_aside": self.built_aside,
         }
 
 
@@ -123,29 +129,70 @@ def search_together(
         error its search raised: if the shared call fails, each search runs alone, so one
         caller's bad input never fails another's.
     """
-    started, cpu_started = time.perf_counter(), time.thread_time()
+    results: list[list[Hits] | Exception] = [[] for _ in jobs]
+    for number, found in search_together_each(index, jobs, stats):
+        results[number] = found
+    return results
+
+
+def search_together_each(
+    index: HybridIndex,
+    jobs: Sequence[tuple[list[str], int, dict[str, Any]]],
+    stats: SearchBatchingStats | None = None,
+) -> Iterator[tuple[int, list[Hits] | Exception]]:
+    """:func:`search_together`, yielding (number of the search, its hits or error) as soon as
+    each search's queries have run (:meth:`HybridIndex.search_each
+    <hybridsearch.index.hybrid_index.HybridIndex.search_each>`), in order: a server sends
+    one response on while the next search's legs run.
+
+    ``stats`` time only what runs inside this generator, not what the caller does between
+    two searches. If the shared call fails, the searches not yet yielded run alone.
+    """
+    clock = Stopwatch()
     queries = [query for job_queries, _, _ in jobs for query in job_queries]
     _, k, options = jobs[0]
+    done = 0
+    with clock:
+        found = index.search_each(queries, k, **options)
     try:
-        hits = index.search_batch(queries, k, **options)
+        for number, (job_queries, _, _) in enumerate(jobs):
+            with clock:
+                hits = [next(found) for _ in job_queries]
+            done = number + 1
+            yield number, hits
     except Exception as error:
         if len(jobs) == 1:
-            return [error]
-        return [_search_alone(index, job) for job in jobs]
-    results: list[list[Hits] | Exception] = []
-    start = 0
-    for job_queries, _, _ in jobs:
-        results.append(hits[start : start + len(job_queries)])
-        start += len(job_queries)
+            yield 0, error
+            return
+        for number in range(done, len(jobs)):
+            with clock:
+                alone = _search_alone(index, jobs[number])
+            yield number, alone
+        return
     if stats is not None:
         with stats.lock:
             stats.searches += len(jobs)
             stats.queries += len(queries)
             stats.batches += 1
             stats.sizes[len(queries)] = stats.sizes.get(len(queries), 0) + 1
-            stats.search_ms += (time.perf_counter() - started) * 1000
-            stats.search_cpu_ms += (time.thread_time() - cpu_started) * 1000
-    return results
+            stats.search_ms += clock.wall_ms
+            stats.search_cpu_ms += clock.cpu_ms
+
+
+class Stopwatch:
+    """Wall and this thread's CPU milliseconds spent inside its ``with`` blocks, summed (a
+    block may be entered again and again: a generator's steps, one body after another)."""
+
+    def __init__(self) -> None:
+        self.wall_ms = 0.0
+        self.cpu_ms = 0.0
+
+    def __enter__(self) -> None:
+        self._wall, self._cpu = time.perf_counter(), time.thread_time()
+
+    def __exit__(self, *_: Any) -> None:
+        self.wall_ms += (time.perf_counter() - self._wall) * 1000
+        self.cpu_ms += (time.thread_time() - self._cpu) * 1000
 
 
 def _search_alone(

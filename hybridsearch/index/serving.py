@@ -9,6 +9,8 @@
 - :func:`write_and_commit` makes a write durable before it is acknowledged, and leaves the
   index as it was when the write or its commit fails.
 - :func:`index_stats` is what the index holds and how it was made, with no file path in it.
+- :func:`word_matcher_settings` and :func:`word_matcher` give a helper process the index's
+  way of matching a passage's words to query terms (snippets), rebuilt from plain data.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from hybridsearch.dense.batching import DEFAULT_MAX_BATCH, DEFAULT_MAX_WAIT_MS, BatchingEncoder
+from hybridsearch.sparse.analysis import Analyzer, AnalyzerSettings
 
 if TYPE_CHECKING:
     from hybridsearch.index.hybrid_index import HybridIndex
@@ -26,6 +29,8 @@ __all__ = [
     "batching_stats",
     "index_stats",
     "stop_batching",
+    "word_matcher",
+    "word_matcher_settings",
     "write_and_commit",
 ]
 
@@ -128,3 +133,20 @@ def _last_path_part(name: str) -> str:
     if name.startswith(("/", "~", ".")) or "\\" in name:
         return name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
     return name
+
+
+def word_matcher_settings(index: HybridIndex) -> dict[str, Any] | None:
+    """The index's analyzer settings as plain data, from which another process builds the
+    same word matcher (:func:`word_matcher`); None when that cannot be done: a custom
+    tokenizer (a callable, not data) or an analyzer that is not this package's."""
+    settings = getattr(getattr(index, "analyzer", None), "settings", None)
+    if not isinstance(settings, AnalyzerSettings) or settings.tokenizer == "custom":
+        return None
+    return settings.to_dict()
+
+
+def word_matcher(settings: dict[str, Any]) -> Any:
+    """What the index's hits match words with (``Analyzer.word_terms``, as the planner hands
+    them), built afresh from :func:`word_matcher_settings`: it maps every word to the terms
+    the index's own analyzer gives it."""
+    return Analyzer.from_settings(AnalyzerSettings.from_dict(settings)).word_terms

@@ -25,7 +25,7 @@ shown is the ranking: evaluate runs by it, not by re-sorting fused scores.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -188,7 +188,13 @@ class QueryPlanner:
     # -- running ----------------------------------------------------------------------------
 
     def run(self, plans: Sequence[Plan]) -> list[Hits]:
-        """Run plans, encoding all their dense queries in one batch.
+        """Run plans, encoding all their dense queries in one batch (see :meth:`run_each`)."""
+        return list(self.run_each(plans))
+
+    def run_each(self, plans: Sequence[Plan]) -> Iterator[Hits]:
+        """Run plans, encoding all their dense queries in one batch, and yield each plan's
+        hits as soon as its legs have run (a server sends a response on while the next
+        query's legs run).
 
         On a large index the batch is encoded in a background thread while the BM25 legs
         run (see :data:`OVERLAP_MIN_PASSAGES`): the encoder and BM25 are the two largest
@@ -200,10 +206,9 @@ class QueryPlanner:
         self._check_query_model(plans)
         if not self._overlaps(plans):
             query_vectors, encode_ms = self._encode_queries(plans)
-            return [
-                self._run_plan(plan, query_vectors.get(number), encode_ms)
-                for number, plan in enumerate(plans)
-            ]
+            for number, plan in enumerate(plans):
+                yield self._run_plan(plan, query_vectors.get(number), encode_ms)
+            return
         if not self._allocator_ready:
             # Two threads allocating large arrays: keep freed pages for reuse (allocator.py).
             retain_freed_memory()
@@ -215,10 +220,10 @@ class QueryPlanner:
             if "bm25" in plan.legs
         }
         query_vectors, encode_ms = encoding.result()
-        return [
-            self._run_plan(plan, query_vectors.get(number), encode_ms, first_bm25.get(number))
-            for number, plan in enumerate(plans)
-        ]
+        for number, plan in enumerate(plans):
+            yield self._run_plan(
+                plan, query_vectors.get(number), encode_ms, first_bm25.get(number)
+            )
 
     def _overlaps(self, plans: Sequence[Plan]) -> bool:
         """Whether to encode in the background while BM25 runs: only where both legs run and

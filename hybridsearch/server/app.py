@@ -78,6 +78,7 @@ def create_app(
     batch_queries: bool = True,
     max_wait_ms: float = DEFAULT_SEARCH_WAIT_MS,
     max_batch: int = DEFAULT_MAX_SEARCHES,
+    response_process: bool = True,
     on_load_failure: Callable[[], None] | None = None,
 ) -> Any:
     """A FastAPI app serving ``index``, to run with uvicorn or mount in another ASGI app.
@@ -99,6 +100,9 @@ def create_app(
         max_wait_ms: The longest a batch of searches waits for company (a lone client's
             search never waits).
         max_batch: Queries per shared batch at most.
+        response_process: Build the responses of a shared batch in a helper process (started
+            when a batch first holds several searches) while the batch's next search runs
+            (:mod:`hybridsearch.server.rendering`); False: in the batch's thread.
         on_load_failure: Called if ``index`` is a function and it fails (the error is
             logged; ``hybridsearch serve`` stops the server then).
     """
@@ -113,7 +117,12 @@ def create_app(
             # calls (writes' tokenizer calls included), so it waits for no one.
             serving.batch_query_encodes(loaded, max_wait_ms=0, max_batch=max_batch)
             loaded.encoder.encode_queries(["warm up"])  # the first search pays no start-up
-            state.searches = SearchQueue(loaded, max_wait_ms=max_wait_ms, max_batch=max_batch)
+            state.searches = SearchQueue(
+                loaded,
+                max_wait_ms=max_wait_ms,
+                max_batch=max_batch,
+                response_process=response_process,
+            )
         state.index, state.status = loaded, "ok"
 
     given = None if callable(index) else index
@@ -136,6 +145,8 @@ def create_app(
         # for a write still running so its commit completes, then stop.
         if loader is not None:
             loader.join()
+        if state.searches is not None:
+            state.searches.close()  # the response helper process
         with state.write_lock:
             if state.index is not None:
                 serving.stop_batching(state.index)

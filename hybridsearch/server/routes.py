@@ -7,8 +7,10 @@ the writer lock.
 
 The search endpoints are the hot path, so a batch of them costs one thread-pool hop and each
 one JSON encoding: the endpoint is ``async``, checks the limits on the event loop, and queues
-the search with the encoding of its response (:func:`_search_json`, which turns the hits into
-plain data and dumps them with ``pydantic_core.to_json``), both run in the batch's thread.
+the search with the making of its response (:func:`~hybridsearch.server.rendering.response_data`
+turns the hits into plain data in the batch's thread; the snippets and the JSON encoding,
+``pydantic_core.to_json``, follow in the batch's response helper process or thread:
+:mod:`hybridsearch.server.rendering`).
 The response models stay declared (``response_model``), so the OpenAPI schema and ``/docs``
 describe the responses, but FastAPI does not validate and dump them again: the endpoint
 returns the encoded ``Response``. The tests check the bytes against the models. The key
@@ -34,6 +36,7 @@ from hybridsearch.server.models import (
     WriteRequest,
     WriteResponse,
 )
+from hybridsearch.server.rendering import Pending, finish_body, response_data
 from hybridsearch.server.security import key_matches
 
 __all__ = ["add_routes"]
@@ -123,12 +126,17 @@ def _add_read_routes(app: Any, state: Any, reads: list[Any]) -> None:
         index, searches = ready_index(), state.searches
         options = _search_options(request)
 
-        def render(found: list[Any], generation: int | None) -> bytes:
-            return _search_json(queries, found, request, batch, generation)
+        def render(found: list[Any], generation: int | None) -> Pending:
+            data = response_data(
+                queries, found, snippets=request.snippets, explain=request.explain,
+                batch=batch, generation=generation,
+            )  # fmt: skip
+            return data, found[0].analyzer if found else None
 
         def search_alone() -> bytes:
             generation = index.generation
-            return render(index.search_batch(queries, request.k, **options), generation)
+            data, matcher = render(index.search_batch(queries, request.k, **options), generation)
+            return finish_body(data, matcher)
 
         if searches is None:
             body = await run_in_threadpool(search_alone)
@@ -226,44 +234,6 @@ def _search_options(request: SearchOptionsModel) -> dict[str, Any]:
         for name in _OPTION_FIELDS
         if getattr(request, name) is not None
     }
-
-
-def _search_json(
-    queries: list[str],
-    found: list[Any],
-    request: SearchOptionsModel,
-    batch: bool,
-    generation: int | None,
-) -> bytes:
-    """The response body of a search request, JSON-encoded, from its hits (one per query).
-
-    The data has the fields of :class:`SearchResponse` (each query's result) or
-    :class:`BatchSearchResponse` (``batch``), in their order; the hits are
-    ``Hits.to_dicts()``, the fields of :class:`HitModel`.
-    """
-    import pydantic_core
-
-    results = [
-        {
-            "query": query,
-            "hits": hits.to_dicts(snippets=request.snippets),
-            "generation": generation,
-            "plan": hits.plan.to_dict() if request.explain else None,
-            "timings_ms": hits.timings if request.explain else None,
-        }
-        for query, hits in zip(queries, found, strict=True)
-    ]
-    data = {"results": results} if batch else results[0]
-    # NaN and infinity as null, as the response models would dump them; numpy scalars as
-    # numbers.
-    return pydantic_core.to_json(data, inf_nan_mode="null", fallback=_plain)
-
-
-def _plain(value: Any) -> Any:
-    """A value ``pydantic_core.to_json`` does not know (a numpy scalar or array) as plain data."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"cannot encode a {type(value).__name__} as JSON")
 
 
 def _documents(request: WriteRequest) -> list[Any]:

@@ -36,6 +36,7 @@ def serve(
     model: str | None = None,
     limits: Limits | None = None,
     max_wait_ms: float = DEFAULT_SEARCH_WAIT_MS,
+    response_process: bool = True,
     graceful_timeout_s: float = 30.0,
     log_level: str = "info",
 ) -> None:
@@ -53,6 +54,8 @@ def serve(
         limits: The request limits.
         max_wait_ms: The longest a batch of concurrent searches waits for company (a lone
             client's search never waits).
+        response_process: Build the responses of concurrent searches in a helper process
+            beside the search thread (:mod:`hybridsearch.server.rendering`).
         graceful_timeout_s: How long a stop waits for requests in flight.
         log_level: uvicorn's log level.
 
@@ -86,6 +89,7 @@ def serve(
         open_reads=open_reads,
         limits=limits,
         max_wait_ms=max_wait_ms,
+        response_process=response_process,
         on_load_failure=stop,
     )
     config = uvicorn.Config(

@@ -22,16 +22,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from hybridsearch.index import serving
 from hybridsearch.index.search_batching import (
     DEFAULT_MAX_SEARCHES,
     DEFAULT_SEARCH_WAIT_MS,
     DEFAULT_SETTLE_MS,
     SearchBatchingStats,
-    search_together,
+    Stopwatch,
+    search_together_each,
 )
+from hybridsearch.server.rendering import Pending, ResponseHelper
 from hybridsearch.validation import finite_number, positive_int
 
 if TYPE_CHECKING:
@@ -78,6 +81,10 @@ class SearchQueue:
         max_batch: Queries per batch at most (a larger multi-query request runs alone).
         settle_ms: With fewer searches queued than the last batch held, start once no search
             has arrived or been answered for this long.
+        response_process: Build the responses of a batch of several searches in a helper
+            process while the batch's next search runs
+            (:class:`~hybridsearch.server.rendering.ResponseHelper`); False: in the batch's
+            thread.
 
     Raises:
         InvalidInputError: a negative wait or a ``max_batch`` that is not positive.
@@ -90,12 +97,16 @@ class SearchQueue:
         max_wait_ms: float = DEFAULT_SEARCH_WAIT_MS,
         max_batch: int = DEFAULT_MAX_SEARCHES,
         settle_ms: float = DEFAULT_SETTLE_MS,
+        response_process: bool = True,
     ) -> None:
         self.index = index
         self.max_wait_ms = finite_number("max_wait_ms", max_wait_ms, minimum=0)
         self.max_batch = positive_int("max_batch", max_batch)
         self.settle_ms = finite_number("settle_ms", settle_ms, minimum=0)
         self.stats = SearchBatchingStats()
+        self.responses = ResponseHelper(
+            serving.word_matcher_settings(index) if response_process else None
+        )
         self._queue: list[_Entry] = []
         self._runner: asyncio.Task | None = None
         self._arrival: asyncio.Event | None = None
@@ -202,27 +213,42 @@ class SearchQueue:
         return batch
 
     def _run(self, batch: list[_Entry]) -> list[bytes | BaseException]:
-        """In a pool thread: the batch's searches, then each response body (or error)."""
+        """In a pool thread: the batch's searches, each response's body (or error) built as
+        soon as its search is done, in the helper process while the next search runs where
+        the batch holds more than one (:mod:`hybridsearch.server.rendering`)."""
         started = time.perf_counter()
         with self.stats.lock:
             self.stats.queue_wait_ms += sum(started - entry.arrived for entry in batch) * 1000
         jobs = [(entry.queries, entry.k, entry.options) for entry in batch]
         generation = getattr(self.index, "generation", None)
-        found = search_together(self.index, jobs, self.stats)
-        render_started, cpu_started = time.perf_counter(), time.thread_time()
-        bodies: list[bytes | BaseException] = []
-        for entry, hits in zip(batch, found, strict=True):
-            if isinstance(hits, BaseException):
-                bodies.append(hits)
-                continue
-            try:
-                bodies.append(entry.render(hits, generation))
-            except Exception as error:
-                bodies.append(error)
+        if len(batch) > 1:
+            self.responses.start()  # once; used when it says it is ready
+        render_clock = Stopwatch()
+
+        def described() -> Iterator[Pending | BaseException]:
+            for number, found in search_together_each(self.index, jobs, self.stats):
+                if isinstance(found, BaseException):
+                    yield found
+                    continue
+                with render_clock:
+                    try:
+                        pending: Pending | BaseException = batch[number].render(found, generation)
+                    except Exception as error:
+                        pending = error
+                yield pending
+
+        # Taking the next body runs the next search: only the bodies' own work is timed.
+        built_aside = self.responses.built_aside
+        bodies = list(self.responses.build_each(described(), len(batch), render_clock))
         with self.stats.lock:
-            self.stats.render_ms += (time.perf_counter() - render_started) * 1000
-            self.stats.render_cpu_ms += (time.thread_time() - cpu_started) * 1000
+            self.stats.built_aside += self.responses.built_aside - built_aside
+            self.stats.render_ms += render_clock.wall_ms
+            self.stats.render_cpu_ms += render_clock.cpu_ms
         return bodies
+
+    def close(self) -> None:
+        """Stop the response helper (the app stops)."""
+        self.responses.close()
 
     def __repr__(self) -> str:
         return (

@@ -9,7 +9,9 @@ import pytest
 
 from hybridsearch.dense.query_batches import (
     BUCKET_TOKENS,
+    PASS_OVERHEAD_TOKENS,
     QueryPass,
+    balance_passes,
     bucket_length,
     one_intra_op_thread,
     query_passes,
@@ -69,6 +71,36 @@ def test_ungrouped_passes_are_single_queries_of_the_same_lengths():
         ([4], 8),
     ]
 
+
+
+def test_balanced_passes_split_the_costliest_while_the_threads_end_sooner():
+    # 16 queries: twelve of 24 tokens, two of 48, one of 16, one of 8 (one bucket each).
+    token_counts = np.asarray([20] * 12 + [45, 47, 14, 6])
+    passes = query_passes(token_counts, 256, batch_size=64)
+    assert [len(query_pass.rows) for query_pass in passes] == [2, 12, 1, 1]
+    balanced = balance_passes(passes, workers=2)
+    rows = np.concatenate([query_pass.rows for query_pass in balanced])
+    assert sorted(rows.tolist()) == list(range(16))  # every query once
+    for query_pass in balanced:  # still one bucket per pass, input order within it
+        assert {bucket_length(count, 256) for count in token_counts[query_pass.rows]} == {
+            query_pass.padded_length
+        }
+        assert list(query_pass.rows) == sorted(query_pass.rows)
+    # Costs in tokens: 17 + 12 * 24 = 305 for the twelve, 113, 33 and 25 for the others, so
+    # two threads ended at 305 and 171. Split into 6 + 6 they end at 274 and 219; one six
+    # split again into 3 + 3, at 250 and 260; splitting the other six too would end at 267.
+    assert sorted(len(query_pass.rows) for query_pass in balanced) == [1, 1, 2, 3, 3, 6]
+    costs = [PASS_OVERHEAD_TOKENS + len(p.rows) * p.padded_length for p in balanced]
+    assert costs == sorted(costs, reverse=True)  # costliest first: what a pool takes first
+    # One thread: nothing to balance, only the order.
+    assert sorted(len(p.rows) for p in balance_passes(passes, workers=1)) == [1, 1, 2, 12]
+
+
+def test_a_lone_query_or_even_passes_stay_as_they_are():
+    lone = query_passes(np.asarray([9]), 256, batch_size=16)
+    assert balance_passes(lone, workers=2) == lone
+    even = query_passes(np.asarray([9, 9, 20, 20]), 256, batch_size=16)
+    assert sorted(len(p.rows) for p in balance_passes(even, workers=2)) == [2, 2]
 
 def test_one_intra_op_thread_sets_one_and_puts_the_count_back():
     torch = pytest.importorskip("torch")

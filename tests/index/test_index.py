@@ -274,6 +274,31 @@ def test_search_batch_equals_single_searches_bit_for_bit(index, mode):
         ], query
 
 
+
+def test_search_each_yields_search_batch_one_query_at_a_time(index, monkeypatch):
+    """What a server renders from while the next query's legs run: the same hits, each
+    query's legs run only when its hits are asked for, bad input refused before any."""
+    batch = index.search_batch(BATCH_QUERIES, k=5)
+    _, planner = index._view
+    legs_run = []
+    run_plan = planner._run_plan
+
+    def recorded(plan, *rest):
+        legs_run.append(plan.query)
+        return run_plan(plan, *rest)
+
+    monkeypatch.setattr(planner, "_run_plan", recorded)
+    each = index.search_each(BATCH_QUERIES, k=5)
+    first = next(each)
+    assert legs_run == BATCH_QUERIES[:1]
+    rest = list(each)
+    assert legs_run == BATCH_QUERIES
+    assert [hits.to_dicts() for hits in [first, *rest]] == [hits.to_dicts() for hits in batch]
+    bad = index.search_each(["fine", " "], k=5)
+    with pytest.raises(InvalidInputError):
+        next(bad)
+    assert legs_run == BATCH_QUERIES  # nothing ran for the batch with a bad query
+
 def test_load_warms_the_encoder_unless_told_not_to(saved_index):
     from hybridsearch.dense.encoder import Encoder
 

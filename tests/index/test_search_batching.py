@@ -38,7 +38,8 @@ def index(encoder):
 
 
 class CountingIndex:
-    """Forwards ``search_batch`` to the index, recording each call's queries."""
+    """Forwards ``search_batch`` and ``search_each`` to the index, recording each call's
+    queries."""
 
     def __init__(self, index: HybridIndex) -> None:
         self.index = index
@@ -47,6 +48,10 @@ class CountingIndex:
     def search_batch(self, queries, k=10, **options):
         self.calls.append(list(queries))
         return self.index.search_batch(queries, k, **options)
+
+    def search_each(self, queries, k=10, **options):
+        self.calls.append(list(queries))
+        return self.index.search_each(queries, k, **options)
 
 
 def test_searches_share_one_call_and_each_gets_its_lone_hits(index):

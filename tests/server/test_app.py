@@ -285,6 +285,7 @@ def test_an_unexpected_error_is_a_500_without_traceback_or_path(index, monkeypat
         raise RuntimeError(f"faiss exploded reading {index.directory}/segments/1/vectors.faiss")
 
     monkeypatch.setattr(index, "search_batch", broken)
+    monkeypatch.setattr(index, "search_each", broken)
     with _make_client(index) as client:
         response = client.post("/search", json={"query": "cats"})
     assert response.status_code == 500

@@ -10,11 +10,13 @@ import time
 import pytest
 
 from hybridsearch.errors import InvalidInputError
+from hybridsearch.server.rendering import ResponseData, finish_body
 from hybridsearch.server.search_queue import SearchQueue
 
 
 class GatedIndex:
-    """Records each ``search_batch`` call; the first waits for ``gate`` (so searches queue)."""
+    """Records each ``search_each`` call (a batch's shared search); the first waits for
+    ``gate`` (so searches queue)."""
 
     def __init__(self, index) -> None:
         self.index = index
@@ -25,17 +27,23 @@ class GatedIndex:
     def generation(self):
         return self.index.generation
 
-    def search_batch(self, queries, k=10, **options):
+    def search_each(self, queries, k=10, **options):
         self.calls.append(list(queries))
         if len(self.calls) == 1:
             assert self.gate.wait(10)
-        return self.index.search_batch(queries, k, **options)
+        return self.index.search_each(queries, k, **options)
 
 
-def render(found, generation) -> bytes:
-    """A response body: every field of every hit, exactly (repr of the floats), and the
-    generation."""
-    return repr(([hits.to_dicts(snippets=False) for hits in found], generation)).encode()
+def render(found, generation):
+    """A response: every field of every hit (the JSON keeps each float exactly) and the
+    generation; no snippets."""
+    data = {"hits": [hits.to_dicts(snippets=False) for hits in found], "generation": generation}
+    return ResponseData(data, None, 240, batch=False), None
+
+
+def body(found, generation) -> bytes:
+    """The body the queue gives for ``render``'s response."""
+    return finish_body(*render(found, generation))
 
 
 async def _until(condition, timeout: float = 10.0) -> None:
@@ -62,8 +70,8 @@ def test_searches_queued_meanwhile_form_the_next_batch(index):
     bodies = asyncio.run(main())
     # The first alone; the five queued with equal options in one call; the other after.
     assert gated.calls == [["owls"], queries, ["owls"]]
-    assert bodies[1:-1] == [render([index.search(q, 2)], 1) for q in queries]
-    assert bodies[-1] == render([index.search("owls", 3, mode="bm25")], 1)
+    assert bodies[1:-1] == [body([index.search(q, 2)], 1) for q in queries]
+    assert bodies[-1] == body([index.search("owls", 3, mode="bm25")], 1)
     stats = queue.stats.to_dict()
     assert stats["sizes"] == {"1": 2, "5": 1} and stats["searches"] == 7
     # The third batch's one search was fewer than the five before it: it waited for company
@@ -106,7 +114,7 @@ def test_errors_reach_only_their_own_request(index):
         )
 
     good, empty, unrendered = asyncio.run(main())
-    assert good == render([index.search("cats", 1)], 1)
+    assert good == body([index.search("cats", 1)], 1)
     assert isinstance(empty, InvalidInputError) and isinstance(unrendered, ValueError)
     with pytest.raises(InvalidInputError, match="max_batch"):
         SearchQueue(index, max_batch=0)
