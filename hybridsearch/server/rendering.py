@@ -209,34 +209,42 @@ class ResponseHelper:
         clock = clock if clock is not None else contextlib.nullcontext()
         with self._lock:
             in_flight: Pending | None = None
-            for number, response in enumerate(responses, start=1):
-                with clock:
-                    ready: list[Any] = []  # bodies in order: the one in flight first
-                    if isinstance(response, BaseException) or number == count or not self.usable:
-                        # The last is built here while the helper builds the one before it;
-                        # so are a lone one and every one when there is no helper.
-                        body = (
-                            response
-                            if isinstance(response, BaseException)
-                            else _finish_here(response)
-                        )
-                        if in_flight is not None:
-                            ready.append(self._receive(in_flight))
-                            in_flight = None
-                        ready.append(body)
-                    else:
-                        if in_flight is not None:
-                            ready.append(self._receive(in_flight))
-                            in_flight = None
-                        if self._send(response[0]):
-                            in_flight = response
+            try:
+                for number, response in enumerate(responses, start=1):
+                    with clock:
+                        ready: list[Any] = []  # bodies in order: the one in flight first
+                        last = number == count
+                        if isinstance(response, BaseException) or last or not self.usable:
+                            # The last is built here while the helper builds the one before
+                            # it; so are a lone one and every one when there is no helper.
+                            body = (
+                                response
+                                if isinstance(response, BaseException)
+                                else _finish_here(response)
+                            )
+                            if in_flight is not None:
+                                ready.append(self._receive(in_flight))
+                                in_flight = None
+                            ready.append(body)
                         else:
-                            ready.append(_finish_here(response))
-                yield from ready
-            if in_flight is not None:  # fewer responses than ``count``
-                with clock:
-                    body = self._receive(in_flight)
-                yield body
+                            if in_flight is not None:
+                                ready.append(self._receive(in_flight))
+                                in_flight = None
+                            if self._send(response[0]):
+                                in_flight = response
+                            else:
+                                ready.append(_finish_here(response))
+                    yield from ready
+                if in_flight is not None:  # fewer responses than ``count``
+                    with clock:
+                        body = self._receive(in_flight)
+                    in_flight = None
+                    yield body
+            finally:
+                if in_flight is not None:
+                    # Stopped with a body on its way (the caller stopped taking them): read it,
+                    # or the next batch would take it for its own first body.
+                    self._receive(in_flight)
 
     def _send(self, data: ResponseData) -> bool:
         try:
@@ -307,8 +315,13 @@ def _serve_bodies(connection: Any, matcher_settings: dict[str, Any]) -> None:
     """The helper process: build each body it is sent until it is sent None (or the server
     goes away). Replies ``(True, body)``, or ``(False, None)`` when building raised (the
     server builds that body itself, and reports the error from there)."""
+    import signal
+
     from hybridsearch.index.serving import word_matcher
 
+    # Ctrl-C in a terminal reaches the whole process group: the server stops this helper
+    # itself (it sends None, or its end of the pipe closes), with no traceback from here.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         matcher = word_matcher(matcher_settings)
         connection.send("ready")

@@ -131,6 +131,17 @@ def test_a_helper_that_dies_is_given_up_and_the_bodies_still_come(index, encoder
     dying.close()
 
 
+
+def test_a_batch_stopped_with_a_body_in_flight_leaves_none_for_the_next(index, helper):
+    responses = [_pending(index, [query]) for query in QUERIES]
+    built = helper.build_each(iter(responses), len(responses))
+    # The first body is in flight once the second response is taken; stop there.
+    assert next(built) == finish_body(*responses[0])
+    built.close()
+    again = list(helper.build_each(iter(responses[2:]), 2))
+    assert again == [finish_body(*response) for response in responses[2:]]
+    assert helper.usable
+
 def test_no_helper_without_plain_analyzer_settings(index):
     nothing = ResponseHelper(None)
     nothing.start()  # does nothing
