@@ -543,13 +543,16 @@ def batching_table(levels: list[dict[str, Any]]) -> list[str]:
         "",
         "Server batches per level (counters from `GET /stats`, warm-up requests included): "
         "queries per `search_batch` call, why batches started, the server's search and "
-        "response-encoding time per query (the batch's thread), and the encoder's forward "
-        "passes for batches of that size drawn from the same query stream (one padded length "
-        "per pass) against in-process `search_batch` of the level's queries:",
+        "response time per query in the batch's thread (with the response helper: making the "
+        "responses' data, sending it, waiting for bodies), the share of bodies the helper "
+        "process built, and the encoder's forward passes for batches of that size drawn from "
+        "the same query stream (one padded length per pass, balanced over its threads) "
+        "against in-process `search_batch` of the level's queries:",
         "",
         "| concurrency | queries/batch | batch starts | search ms/query (CPU) "
-        "| render ms/query | passes/batch, queries/pass | in-process passes, queries/pass |",
-        "|---:|---:|---|---:|---:|---:|---:|",
+        "| render ms/query | bodies by the helper | passes/batch, queries/pass "
+        "| in-process passes, queries/pass |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
     for level in levels:
         delta, passes = level.get("search_batching"), level.get("passes")
@@ -561,7 +564,9 @@ def batching_table(levels: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"| {level['concurrency']} | {queries / delta['batches']:.1f} | {waits} | "
             f"{delta['search_ms'] / queries:.1f} ({delta['search_cpu_ms'] / queries:.1f}) | "
-            f"{delta['render_ms'] / queries:.1f} | {server['passes_per_batch']:.1f}, "
+            f"{delta['render_ms'] / queries:.1f} | "
+            f"{delta.get('built_aside', 0) / max(delta['searches'], 1):.0%} | "
+            f"{server['passes_per_batch']:.1f}, "
             f"{server['queries_per_pass']:.1f} | {alone['passes_per_batch']:.0f}, "
             f"{alone['queries_per_pass']:.1f} |"
         )
