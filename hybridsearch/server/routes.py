@@ -1,7 +1,8 @@
 """The endpoints of :func:`hybridsearch.server.app.create_app` (documented there).
 
 Searches are queued on the event loop (:class:`~hybridsearch.server.search_queue.SearchQueue`)
-and run in shared batches, one pool thread per batch, which also encodes the batch's responses.
+and run in shared batches, one pool thread per batch, which also makes the batch's responses
+(their bodies built beside it in a helper process: :mod:`hybridsearch.server.rendering`).
 A write (a plain ``def`` endpoint, run in the pool) blocks only its own thread while it holds
 the writer lock.
 

@@ -3,11 +3,14 @@
 Each search request (``POST /search`` or ``/search/batch``) is queued on the event loop, not
 in a thread. One batch runs at a time, in one thread-pool thread: the queued searches with
 equal ``k`` and options (the oldest and those that may join it) go to the index as one
-``search_batch`` call (:func:`hybridsearch.index.search_batching.search_together`: one
-snapshot, one encode call bucketed by padded length, BM25 and FAISS per query), and the same
-thread encodes every response of the batch. So a request costs no thread hop of its own, a
-queued request holds no thread (a batch is not capped by the pool's size), and the threads do
-not take turns at the GIL: one thread searches, the event loop does HTTP.
+``search_batch`` call (:func:`hybridsearch.index.search_batching.search_together_each`: one
+snapshot, one encode call bucketed by padded length, BM25 and FAISS per query). Each search's
+response is made as soon as its legs have run: its data in the same thread, its body (the
+snippets and the JSON) in a helper process while the thread runs the next search's legs
+(:mod:`hybridsearch.server.rendering`; in the thread for a lone search, or without the
+helper). So a request costs no thread hop of its own, a queued request holds no thread (a
+batch is not capped by the pool's size), and the threads do not take turns at the GIL: one
+thread searches, the event loop does HTTP, the helper builds bodies.
 
 When to start a batch: at once if as many searches are queued as the last batch held (a lone
 client never waits), else when no search has arrived or been answered for ``settle_ms``

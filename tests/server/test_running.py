@@ -56,6 +56,7 @@ def test_serve_answers_over_http_and_stops_gracefully(index_path, model_path, tm
         _wait_ready(base, process, log)
         hits = httpx.post(f"{base}/search", json={"query": "honey", "k": 1}).json()["hits"]
         assert hits[0]["doc_id"] == "bee"
+        helpers = _concurrent_searches_use_the_response_helper(base, process.pid)
         eel = {"documents": [{"id": "eel", "text": "Eels are long fish."}]}
         assert httpx.post(f"{base}/documents", json=eel).status_code == 401
         added = httpx.post(f"{base}/documents", json=eel, headers={"X-API-Key": KEY})
@@ -89,11 +90,53 @@ def test_serve_answers_over_http_and_stops_gracefully(index_path, model_path, tm
     stderr = log.read_text()
     assert "Traceback" not in stderr, stderr
     assert "Application shutdown complete" in stderr, stderr
+    # The helper and multiprocessing's resource tracker end with the server (the tracker
+    # when it reads the end of its pipe, a moment later).
+    assert not [helper for helper in helpers if _still_running(helper, timeout_s=30)]
     # The lock is released, and the index holds exactly what was acknowledged.
     with HybridIndex.open(index_path, model=model_path) as reopened:
         assert reopened.document("eel").text == "Eels are long fish."
         held = {document.id for document in reopened.documents()}
         assert ("pike" in held) == (outcome.get("status") == 200), outcome
+
+
+def _concurrent_searches_use_the_response_helper(base: str, server_pid: int) -> list:
+    """Send searches at once until a batch's bodies come from the response helper process
+    (spawned by ``python -m hybridsearch``: its main module must not run the command line
+    again); each body is the lone search's. Returns the server's child processes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+    import psutil
+
+    queries = ["honey", "night birds", "ponds", "mice", "bark and fetch"]
+
+    def body(query: str) -> bytes:
+        return httpx.post(f"{base}/search", json={"query": query, "k": 2}, timeout=60).content
+
+    alone = [body(query) for query in queries]
+    deadline = time.monotonic() + 120
+    with ThreadPoolExecutor(len(queries)) as pool:
+        while httpx.get(f"{base}/stats").json()["search_batching"]["built_aside"] == 0:
+            assert time.monotonic() < deadline, "the response helper built no body"
+            assert list(pool.map(body, queries)) == alone
+    return psutil.Process(server_pid).children(recursive=True)
+
+
+def _still_running(process, timeout_s: float) -> bool:
+    """Whether ``process`` is still running (not ended, nor a zombie) after ``timeout_s``."""
+    import psutil
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return False
+        except psutil.NoSuchProcess:
+            return False
+        if time.monotonic() > deadline:
+            return True
+        time.sleep(0.05)
 
 
 def test_serve_refuses_a_public_address_without_a_key(index_path, capsys, tmp_path):
