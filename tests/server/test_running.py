@@ -102,8 +102,8 @@ def test_serve_answers_over_http_and_stops_gracefully(index_path, model_path, tm
 
 def _concurrent_searches_use_the_response_helper(base: str, server_pid: int) -> list:
     """Send searches at once until a batch's bodies come from the response helper process
-    (spawned by ``python -m hybridsearch``: its main module must not run the command line
-    again); each body is the lone search's. Returns the server's child processes."""
+    (spawned by the ``python -m hybridsearch serve`` process); each body is the lone
+    search's. Returns the server's child processes."""
     from concurrent.futures import ThreadPoolExecutor
 
     import httpx
