@@ -10,10 +10,10 @@ the in-process ``HybridIndex.search_batch`` on the queries that level sends (one
 times on each side; the median of the six): the ratio of the two is the figure (the HTTP
 server batches query encodes across requests; in-process search_batch batches them within
 one call). Each level has its own baseline, timed on both sides of it, because the load of a
-shared machine drifts during a run. Beside it, and not the
-target: in-process ``search_batch`` in batches of the level's concurrency, the largest batch a
-server can form at that level, so the two ratios tell the batch size's share of the gap from
-the server's own (HTTP, responses).
+shared machine drifts during a run. Beside it, and not the target: in-process
+``search_batch`` in batches of the level's concurrency, the largest batch a server can form
+at that level, so the two ratios tell the batch size's share of the gap from the server's
+own (HTTP, responses).
 
 The mixed run sends searches at concurrency 16 while one client adds documents, one request
 each; afterwards it checks that every acknowledged write is in the index: through the server

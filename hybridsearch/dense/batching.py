@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from hybridsearch.dense.locked_tokenizer import LockedTokenizer
+from hybridsearch.dense.locked_tokenizer import LockedTokenizer, under_lock
 from hybridsearch.errors import InvalidInputError
 from hybridsearch.validation import finite_number, positive_int, string_list
 
@@ -137,15 +137,7 @@ class BatchingEncoder:
     def __getattr__(self, name: str) -> Any:
         # Facts (dimension, max_seq_length, prompts, ...) read through; methods are wrapped so
         # they run under the model lock.
-        value = getattr(self._encoder, name)
-        if not callable(value):
-            return value
-
-        def locked(*args: Any, **kwargs: Any) -> Any:
-            with self._model_lock:
-                return value(*args, **kwargs)
-
-        return locked
+        return under_lock(getattr(self._encoder, name), self._model_lock)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Encode queries, sharing one encoder call with other threads' queries.

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-__all__ = ["LockedTokenizer"]
+__all__ = ["LockedTokenizer", "under_lock"]
 
 
 class LockedTokenizer:
@@ -35,12 +35,17 @@ class LockedTokenizer:
             return self._tokenizer(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
-        value = getattr(self._tokenizer, name)
-        if not callable(value):
-            return value
+        return under_lock(getattr(self._tokenizer, name), self.lock)
 
-        def locked(*args: Any, **kwargs: Any) -> Any:
-            with self.lock:
-                return value(*args, **kwargs)
 
-        return locked
+def under_lock(value: Any, lock: Any) -> Any:
+    """``value`` itself if it is not callable (a fact read through), else a function that
+    calls it holding ``lock`` (what wrappers that serialise an object's methods hand out)."""
+    if not callable(value):
+        return value
+
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return value(*args, **kwargs)
+
+    return locked

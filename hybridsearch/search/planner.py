@@ -204,22 +204,21 @@ class QueryPlanner:
         thread stalls the other.
         """
         self._check_query_model(plans)
-        if not self._overlaps(plans):
+        first_bm25: dict[int, tuple[LegRanking, float]] = {}
+        if self._overlaps(plans):
+            if not self._allocator_ready:
+                # Two threads allocating large arrays: keep freed pages for reuse (allocator.py).
+                retain_freed_memory()
+                self._allocator_ready = True
+            encoding = InBackground(self._encode_queries, plans)
+            first_bm25 = {
+                number: _timed(self._run_bm25, plan, plan.depth)
+                for number, plan in enumerate(plans)
+                if "bm25" in plan.legs
+            }
+            query_vectors, encode_ms = encoding.result()
+        else:
             query_vectors, encode_ms = self._encode_queries(plans)
-            for number, plan in enumerate(plans):
-                yield self._run_plan(plan, query_vectors.get(number), encode_ms)
-            return
-        if not self._allocator_ready:
-            # Two threads allocating large arrays: keep freed pages for reuse (allocator.py).
-            retain_freed_memory()
-            self._allocator_ready = True
-        encoding = InBackground(self._encode_queries, plans)
-        first_bm25 = {
-            number: _timed(self._run_bm25, plan, plan.depth)
-            for number, plan in enumerate(plans)
-            if "bm25" in plan.legs
-        }
-        query_vectors, encode_ms = encoding.result()
         for number, plan in enumerate(plans):
             yield self._run_plan(
                 plan, query_vectors.get(number), encode_ms, first_bm25.get(number)

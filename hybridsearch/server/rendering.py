@@ -35,6 +35,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, NamedTuple
 
+from hybridsearch.display.snippets import DEFAULT_SNIPPET_CHARS, best_window
+
 __all__ = ["ResponseData", "ResponseHelper", "finish_body", "response_data"]
 
 logger = logging.getLogger("hybridsearch.server")
@@ -55,13 +57,11 @@ class ResponseData(NamedTuple):
             each hit's ``snippet`` is ``""``.
         terms: Per query, the terms its hits' snippets match (the plan's query terms), or
             None: the request asked for no snippets.
-        snippet_chars: The longest snippet.
         batch: Whether ``data`` holds ``results`` (a batch request) or one query's fields.
     """
 
     data: dict[str, Any]
     terms: list[tuple[str, ...]] | None
-    snippet_chars: int
     batch: bool
 
 
@@ -76,8 +76,6 @@ def response_data(
 ) -> ResponseData:
     """A search request's response as plain data (:class:`ResponseData`), from its hits (one
     :class:`~hybridsearch.search.hits.Hits` per query)."""
-    from hybridsearch.display.snippets import DEFAULT_SNIPPET_CHARS
-
     results = [
         {
             "query": query,
@@ -94,7 +92,7 @@ def response_data(
         else None
     )
     data = {"results": results} if batch else results[0]
-    return ResponseData(data, terms, DEFAULT_SNIPPET_CHARS, batch)
+    return ResponseData(data, terms, batch)
 
 
 def finish_body(response: ResponseData, matcher: Any) -> bytes:
@@ -107,14 +105,12 @@ def finish_body(response: ResponseData, matcher: Any) -> bytes:
     """
     import pydantic_core
 
-    from hybridsearch.display.snippets import best_window
-
     if response.terms is not None:
         results = response.data["results"] if response.batch else [response.data]
         for result, terms in zip(results, response.terms, strict=True):
             for hit in result["hits"]:
                 hit["snippet"] = best_window(
-                    hit["text"], terms, matcher, response.snippet_chars
+                    hit["text"], terms, matcher, DEFAULT_SNIPPET_CHARS
                 ).text
     return pydantic_core.to_json(response.data, inf_nan_mode="null", fallback=_plain)
 

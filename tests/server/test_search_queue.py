@@ -38,7 +38,7 @@ def render(found, generation):
     """A response: every field of every hit (the JSON keeps each float exactly) and the
     generation; no snippets."""
     data = {"hits": [hits.to_dicts(snippets=False) for hits in found], "generation": generation}
-    return ResponseData(data, None, 240, batch=False), None
+    return ResponseData(data, None, batch=False), None
 
 
 def body(found, generation) -> bytes:
