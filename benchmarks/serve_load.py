@@ -145,6 +145,7 @@ class InProcess:
         from hybridsearch import HybridIndex
 
         self.index = HybridIndex.load(index_path)
+        self.index.encoder.warm_up_batches()  # as the server before it is ready
         self.index.search_batch(["warm up"] * 16, TOP_K)
 
     def time(
@@ -168,38 +169,45 @@ class InProcess:
 
     def passes(self, queries: list[str], batch: int) -> dict[str, Any]:
         """How the encoder splits ``queries``, taken ``batch`` at a time, into forward passes
-        (one padded length per pass, balanced over its threads): passes per batch, queries
-        per pass, and the mean pass size per padded length. The server's batches are not
+        (as the encoder does: packed passes of several padded lengths where the model has
+        them and one-length passes would be less than half full, else one padded length per
+        pass, balanced over its threads): passes per batch, queries per pass, padded lengths
+        (buckets) per pass, the share of batches packed. The server's batches are not
         these exact queries, but ``batch`` consecutive ones of the same stream (the clients
         send them in order)."""
-        from hybridsearch.dense.query_batches import balance_passes, query_passes
+        from hybridsearch.dense.encoder import PACKED_QUERIES_PER_BATCH
+        from hybridsearch.dense.query_batches import (
+            balance_passes,
+            pack_passes,
+            packing_pays,
+            query_passes,
+        )
 
         encoder = self.index.encoder
+        packed = encoder._packed_query_forward() is not None  # made by the warm-up
         counts = np.asarray(encoder.count_tokens(queries, prompt=encoder.query_prompt))
         batch = max(1, min(batch, len(queries)))
         starts = range(0, len(queries) - batch + 1, batch)
         workers = len(os.sched_getaffinity(0))  # the encoder's pass threads, on Linux
-        found = [
-            found_pass
-            for start in starts
-            for found_pass in balance_passes(
-                query_passes(
-                    counts[start : start + batch], encoder.max_seq_length, encoder.batch_size
-                ),
-                workers,
+        found: list[list[Any]] = []  # per pass, its one-bucket groups
+        packed_batches = 0
+        for start in starts:
+            passes = query_passes(
+                counts[start : start + batch], encoder.max_seq_length, encoder.batch_size
             )
-        ]
-        by_length: dict[int, list[int]] = {}
-        for found_pass in found:
-            by_length.setdefault(found_pass.padded_length, []).append(len(found_pass.rows))
+            if packed and packing_pays(passes, encoder.batch_size):
+                cap = PACKED_QUERIES_PER_BATCH * encoder.batch_size
+                found += pack_passes(passes, workers, cap)
+                packed_batches += 1
+            else:
+                found += [[found_pass] for found_pass in balance_passes(passes, workers)]
         return {
             "batch": batch,
+            "packed_batches": packed_batches / len(starts),
             "passes_per_batch": len(found) / len(starts),
-            "queries_per_pass": sum(len(found_pass.rows) for found_pass in found) / len(found),
-            "mean_pass_by_padded_length": {
-                str(length): round(float(np.mean(sizes)), 2)
-                for length, sizes in sorted(by_length.items())
-            },
+            "queries_per_pass": sum(len(group.rows) for groups in found for group in groups)
+            / len(found),
+            "buckets_per_pass": sum(len(groups) for groups in found) / len(found),
         }
 
 
@@ -214,9 +222,10 @@ def format_passes(passes: dict[str, Any]) -> str:
     server, alone = passes["server"], passes["in_process"]
     return (
         f"server batches of {server['batch']}: {server['passes_per_batch']:.1f} passes each, "
-        f"{server['queries_per_pass']:.1f} queries/pass {server['mean_pass_by_padded_length']}; "
-        f"in-process {alone['batch']}: {alone['passes_per_batch']:.0f} passes, "
-        f"{alone['queries_per_pass']:.1f} queries/pass"
+        f"{server['queries_per_pass']:.1f} queries and {server['buckets_per_pass']:.1f} padded "
+        f"lengths per pass; in-process {alone['batch']}: {alone['passes_per_batch']:.0f} "
+        f"passes, {alone['queries_per_pass']:.1f} queries and {alone['buckets_per_pass']:.1f} "
+        "padded lengths per pass"
     )
 
 
@@ -319,16 +328,32 @@ def http_get(base: str, path: str) -> Any:
 async def run_level(
     port: int, server_pid: int, queries: list[str], concurrency: int, requests: int
 ) -> dict:
-    """``requests`` searches from ``concurrency`` clients; latency of each, errors, and the
-    CPU the server and this client spent per request."""
+    """``requests`` searches from ``concurrency`` clients, after ``2 * concurrency`` that
+    warm the level up; latency of each, errors, and the CPU the server and this client spent
+    per request.
+
+    The clients send the warm-up and the measured searches as one stream, so the level's
+    start (a jump from the previous level's clients, when the server's first batches form
+    around the new number) falls in the warm-up, and nothing pauses between the two: a pause
+    would send every client's next search at once, a burst no steady load has. The clock and
+    the CPU meter start when the first measured search is sent (the warm-up searches still
+    in flight then finish inside the window: a little of their work is counted against the
+    measured ones).
+    """
     connections = [Connection("127.0.0.1", port) for _ in range(concurrency)]
+    window: dict[str, Any] = {}
+
+    def measuring() -> None:
+        window["started"] = time.perf_counter()
+        window["cpu"] = CpuMeter(server_pid)
+
     try:
-        await search_load(connections, queries, min(requests, 2 * concurrency), 0)  # warm
-        cpu = CpuMeter(server_pid)
-        started = time.perf_counter()
-        latencies, errors = await search_load(connections, queries, requests, 0)
-        seconds = time.perf_counter() - started
-        spent = cpu.per_request(len(latencies))
+        warm = min(requests, 2 * concurrency)
+        latencies, errors = await search_load(
+            connections, queries, requests, 0, warm=warm, on_measuring=measuring
+        )
+        seconds = time.perf_counter() - window["started"]
+        spent = window["cpu"].per_request(len(latencies))
     finally:
         for connection in connections:
             await connection.close()
@@ -369,16 +394,26 @@ class CpuMeter:
 
 
 async def search_load(
-    connections: list[Connection], queries: list[str], requests: int, offset: int
+    connections: list[Connection],
+    queries: list[str],
+    requests: int,
+    offset: int,
+    *,
+    warm: int = 0,
+    on_measuring: Any = None,
 ) -> tuple[list[float], int]:
-    """One worker per connection, taking request numbers from a shared counter."""
-    next_request = iter(range(requests))
+    """One worker per connection, taking request numbers from a shared counter: ``warm``
+    searches first (not recorded), then ``requests`` recorded ones; ``on_measuring()`` is
+    called as the first recorded one is sent."""
+    next_request = iter(range(warm + requests))
     latencies: list[float] = []
     errors = 0
 
     async def worker(connection: Connection) -> None:
         nonlocal errors
         for number in next_request:
+            if number == warm and on_measuring is not None:
+                on_measuring()
             query = queries[(offset + number) % len(queries)]
             started = time.perf_counter()
             try:
@@ -388,8 +423,9 @@ async def search_load(
                 ok = status == 200 and len(json.loads(body)["hits"]) > 0
             except Exception:
                 ok = False
-            latencies.append((time.perf_counter() - started) * 1000)
-            errors += not ok
+            if number >= warm:
+                latencies.append((time.perf_counter() - started) * 1000)
+                errors += not ok
 
     await asyncio.gather(*(worker(connection) for connection in connections))
     return latencies, errors
@@ -546,12 +582,14 @@ def batching_table(levels: list[dict[str, Any]]) -> list[str]:
         "response time per query in the batch's thread (with the response helper: making the "
         "responses' data, sending it, waiting for bodies), the share of bodies the helper "
         "process built, and the encoder's forward passes for batches of that size drawn from "
-        "the same query stream (one padded length per pass, balanced over its threads) "
+        "the same query stream (as the encoder splits them: packed passes of several padded "
+        "lengths, one per thread, where the model has them and the batch is small; else one "
+        "padded length per pass) "
         "against in-process `search_batch` of the level's queries:",
         "",
         "| concurrency | queries/batch | batch starts | search ms/query (CPU) "
-        "| render ms/query | bodies by the helper | passes/batch, queries/pass "
-        "| in-process passes, queries/pass |",
+        "| render ms/query | bodies by the helper | passes/batch, queries/pass, lengths/pass "
+        "| in-process passes, queries/pass, lengths/pass |",
         "|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
     for level in levels:
@@ -566,9 +604,9 @@ def batching_table(levels: list[dict[str, Any]]) -> list[str]:
             f"{delta['search_ms'] / queries:.1f} ({delta['search_cpu_ms'] / queries:.1f}) | "
             f"{delta['render_ms'] / queries:.1f} | "
             f"{delta.get('built_aside', 0) / max(delta['searches'], 1):.0%} | "
-            f"{server['passes_per_batch']:.1f}, "
-            f"{server['queries_per_pass']:.1f} | {alone['passes_per_batch']:.0f}, "
-            f"{alone['queries_per_pass']:.1f} |"
+            f"{server['passes_per_batch']:.1f}, {server['queries_per_pass']:.1f}, "
+            f"{server['buckets_per_pass']:.1f} | {alone['passes_per_batch']:.0f}, "
+            f"{alone['queries_per_pass']:.1f}, {alone['buckets_per_pass']:.1f} |"
         )
     return lines
 

@@ -30,7 +30,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -42,11 +42,15 @@ from hybridsearch.dense.identity import ModelIdentity
 from hybridsearch.dense.loading import load_transformer
 from hybridsearch.dense.locked_tokenizer import LockedTokenizer
 from hybridsearch.dense.model_folder import open_model_folder
+from hybridsearch.dense.packed import PackedPass, packed_forward
 from hybridsearch.dense.pooling import pool
 from hybridsearch.dense.precision import bf16_is_fast
 from hybridsearch.dense.query_batches import (
+    QueryPass,
     balance_passes,
     one_intra_op_thread,
+    pack_passes,
+    packing_pays,
     query_passes,
     shares_passes,
 )
@@ -118,6 +122,7 @@ class Encoder:
         self._encode_lock = threading.Lock()
         self._warm = False
         self._query_forward: Forward | bool | None = False  # False: not traced yet
+        self._packed_forward: Any = False  # False: not made yet (dense.packed)
         self._warm_up_thread: threading.Thread | None = None
         # A child forked while the warm-up held the lock would inherit it held, by a thread
         # it does not have: give the child a fresh lock.
@@ -241,12 +246,15 @@ class Encoder:
 
         Batch-invariant: each row is bit for bit the vector the query gets when encoded alone,
         so a query's hits never depend on which other queries were encoded with it. Queries
-        run in float32, padded to a multiple of 8 tokens; on CPU (sdpa attention) the queries
-        of one such length share passes of up to :attr:`batch_size`, run at one torch
-        intra-op thread (see :mod:`hybridsearch.dense.query_batches`), through a traced
-        forward where it matches the eager model (:mod:`hybridsearch.dense.traced`); then
-        passes of different lengths run side by side, one per core (300 scifact queries:
-        124 -> 250 queries/s on 2 cores, rows unchanged).
+        run in float32, padded to a multiple of 8 tokens (their bucket), at one torch
+        intra-op thread per pass (see :mod:`hybridsearch.dense.query_batches`). On CPU (sdpa
+        attention) they share passes: one pass per core, each holding queries of several
+        buckets where the model allows it (:mod:`hybridsearch.dense.packed`: the linear
+        layers over all their rows at once, attention bucket by bucket), else one bucket per
+        pass (:func:`~hybridsearch.dense.query_batches.balance_passes`), through a traced
+        forward where it matches the eager model (:mod:`hybridsearch.dense.traced`); the
+        passes run side by side (300 scifact queries: 124 -> 250 queries/s on 2 cores with
+        one bucket per pass, rows unchanged).
         """
         return self._encode(texts, self._identity.query_prompt, unit="query", bf16=False)
 
@@ -280,13 +288,28 @@ class Encoder:
         """Encode one short query, so the first real query does not pay the model's set-up.
 
         The first forward pass of a freshly loaded model costs 100-600 ms on a CPU (thread
-        pools, kernel selection, allocator) against ~10 ms for the next ones.
+        pools, kernel selection, allocator) against ~10 ms for the next ones; the queries'
+        traced forward is made here too. The packed forward of small batches
+        (:mod:`hybridsearch.dense.packed`, ~0.5-0.8 s to make and check) is not: a one-off
+        search (the command line's) would wait for it. It is made by the first batch that
+        uses it, or ahead by :meth:`warm_up_batches` (a server does).
 
         Returns:
             Milliseconds it took.
         """
         started = time.perf_counter()
         self.encode_queries(["warm up"])
+        return (time.perf_counter() - started) * 1000
+
+    def warm_up_batches(self) -> float:
+        """:meth:`warm_up`, and make the packed forward small query batches use
+        (:mod:`hybridsearch.dense.packed`), so a service's first batch pays neither.
+
+        Returns:
+            Milliseconds it took.
+        """
+        started = time.perf_counter()
+        self.encode_queries(["warm up", "warm up the passes of queries of several lengths"])
         return (time.perf_counter() - started) * 1000
 
     def warm_up_in_background(self) -> None:
@@ -334,43 +357,82 @@ class Encoder:
     def _run_query_passes(
         self, prompted_texts: list[str], token_counts: np.ndarray, vectors: np.ndarray
     ) -> None:
-        """Queries: float32, padded to their bucket, one bucket per pass (CPU: one thread)."""
+        """Queries: float32, padded to their bucket (CPU: one thread per pass); each pass one
+        bucket, or several packed in one pass where the model allows it
+        (:mod:`hybridsearch.dense.packed`)."""
         group = shares_passes(self._model, self._torch_device.type)
         passes = query_passes(token_counts, self.max_seq_length, self._batch_size, group=group)
         with one_intra_op_thread(enabled=group):
             forward = self._traced_query_forward() if group else None
+            workers = _usable_cores()
+            pays = forward is not None and packing_pays(passes, self._batch_size)
+            packed = self._packed_query_forward() if pays else None  # made on first use
+            if packed is not None:
+                packs = pack_passes(passes, workers, PACKED_QUERIES_PER_BATCH * self._batch_size)
+                self._run_packed_passes(prompted_texts, packs, vectors, packed)
+                return
             if forward is not None:  # passes side by side: split so the threads end together
-                passes = balance_passes(passes, _usable_cores())
-            workers = min(len(passes), _usable_cores())
+                passes = balance_passes(passes, workers)
+            workers = min(len(passes), workers)
             if forward is not None and workers > 1:
-                self._run_passes_side_by_side(prompted_texts, passes, vectors, forward, workers)
+                tokenized = [
+                    (rows, self._tokenize([prompted_texts[index] for index in rows], length))
+                    for rows, length in passes
+                ]
+                self._run_side_by_side(tokenized, vectors, forward, workers)
             else:
                 self._run_batches(
                     prompted_texts, passes, vectors, unit="query", bf16=False, forward=forward
                 )
 
-    def _run_passes_side_by_side(
+    def _run_packed_passes(
         self,
         prompted_texts: list[str],
-        passes: Sequence[tuple[np.ndarray, int]],
+        packs: list[list[QueryPass]],
         vectors: np.ndarray,
-        forward: Forward,
+        packed: Callable[[PackedPass], Any],
+    ) -> None:
+        """Packed passes (several buckets each), side by side where there are several."""
+        inputs = [
+            (
+                np.concatenate([query_pass.rows for query_pass in pack]),
+                PackedPass(
+                    [
+                        self._tokenize(
+                            [prompted_texts[index] for index in query_pass.rows],
+                            query_pass.padded_length,
+                        )
+                        for query_pass in pack
+                    ]
+                ),
+            )
+            for pack in packs
+        ]
+        if len(inputs) == 1:
+            rows, packed_pass = inputs[0]
+            import torch
+
+            with torch.inference_mode():
+                vectors[rows] = packed(packed_pass).numpy()
+            return
+        self._run_side_by_side(inputs, vectors, packed, len(inputs))
+
+    def _run_side_by_side(
+        self,
+        inputs: Sequence[tuple[np.ndarray, Any]],
+        vectors: np.ndarray,
+        forward: Callable[[Any], Any],
         workers: int,
     ) -> None:
         """Query passes on ``workers`` threads at once, each pass at one torch thread.
 
         A pass's rows come out as they do in :meth:`_run_batches` (the same operations at one
-        thread, wherever they run), and a traced forward runs without the GIL, so passes of
-        different lengths use the cores side by side rather than one pass using one core while
-        the others wait. The tokenizer may not be called from two threads, so every pass is
-        tokenized here first.
+        thread, wherever they run), and a traced or scripted forward runs without the GIL, so
+        passes use the cores side by side rather than one pass using one core while the
+        others wait. The tokenizer may not be called from two threads, so every pass comes
+        here tokenized (``inputs``: each pass's rows and what ``forward`` takes).
         """
         import torch
-
-        tokenized = [
-            (rows, self._tokenize([prompted_texts[index] for index in rows], padded_length))
-            for rows, padded_length in passes
-        ]
 
         def start_worker() -> None:
             # This thread's own settings, once: a pass then takes the GIL only to start the
@@ -384,10 +446,39 @@ class Encoder:
             rows, batch = item
             vectors[rows] = forward(batch).numpy()
 
-        with ThreadPoolExecutor(
-            workers, thread_name_prefix="hybridsearch-query-pass", initializer=start_worker
-        ) as pool_:
-            list(pool_.map(run, tokenized))
+        try:
+            with ThreadPoolExecutor(
+                workers, thread_name_prefix="hybridsearch-query-pass", initializer=start_worker
+            ) as pool_:
+                list(pool_.map(run, inputs))
+        except RuntimeError:
+            # No new threads once the interpreter exits ("cannot schedule new futures after
+            # interpreter shutdown"): a background warm-up still running then finishes here.
+            if threading.main_thread().is_alive():
+                raise
+            with torch.inference_mode():
+                for item in inputs:
+                    run(item)
+
+    def _packed_query_forward(self) -> Callable[[PackedPass], Any] | None:
+        """The packed forward for query passes (:mod:`hybridsearch.dense.packed`), made and
+        checked against the traced per-bucket forward on the first query pass that has it
+        (under the encode lock), or None: one bucket per pass."""
+        if self._packed_forward is False:
+            reference = self._traced_query_forward()
+            self._packed_forward = (
+                packed_forward(
+                    self._model,
+                    self._tokenizer,
+                    reference,
+                    pooling=self.pooling,
+                    normalize=self._identity.normalize,
+                    max_length=self.max_seq_length,
+                )
+                if reference is not None
+                else None
+            )
+        return self._packed_forward or None
 
     def _traced_query_forward(self) -> Forward | None:
         """The model's forward traced for query passes (:mod:`hybridsearch.dense.traced`),
@@ -480,6 +571,14 @@ class Encoder:
         if self._identity.normalize:
             pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
         return pooled
+
+
+#: A packed query pass holds at most this many times ``batch_size`` queries (64 by default):
+#: queries are short (64 scifact queries are ~1,500 tokens), and a pass's fixed cost is then
+#: small beside its tokens. Of caps of 16, 32, 64 and 160 queries for 320 scifact queries, 64
+#: was fastest in one run (1.15-1.21 s against 1.22-1.31 s at 16) and within noise of the
+#: others in another (the lead's script, busy machine).
+PACKED_QUERIES_PER_BATCH = 4
 
 
 def _usable_cores() -> int:

@@ -8,8 +8,9 @@ module holds them fixed:
 - **The padded length.** Each query is padded to its *bucket*: its token count rounded up to a
   multiple of :data:`BUCKET_TOKENS`, capped at the model's maximum length (a truncated query
   sits at the cap). A query has that shape alone and in any pass, because a pass holds only
-  queries of one bucket. Padding moves a query's vector once, against the unpadded encode
-  (by at most 1.3e-7 over scifact's 300 test queries; their top-10 documents did not change).
+  queries of one bucket (or, packed, runs attention bucket by bucket). Padding moves a
+  query's vector once, against the unpadded encode (by at most 1.3e-7 over scifact's 300
+  test queries; their top-10 documents did not change).
 - **The kernels' split of the work.** With several intra-op threads, torch's matrix kernels
   divide the rows among the threads differently for different row counts, and 14 of 338
   scifact queries came out up to 8.9e-8 different in a batch. At one thread every row is
@@ -29,6 +30,12 @@ identical alone and in same-bucket passes; a query of exactly its bucket's lengt
 so no attention mask when alone) is identical too. Grouping by bucket gave 10.1 ms per query
 for 16 queries arriving together against 17.8 ms one by one
 (``benchmarks/results/query_batching.md`` has this repository's own figures).
+
+Passes of one bucket each leave a batch of a few queries with one pass per bucket (16 scifact
+queries: 4-5), and each pass has a fixed cost (the weights read from memory). Where the model
+allows it the encoder packs several buckets into one pass (:func:`pack_passes`,
+:mod:`hybridsearch.dense.packed`): only attention mixes a query's tokens, and it runs bucket
+by bucket on the shapes above, so every row is again what it is alone (checked, to the bit).
 
 On other devices (CUDA) kernels are chosen by shape in ways this module cannot pin, and with
 another attention implementation rows interact: there each query keeps a pass of its own
@@ -50,6 +57,8 @@ __all__ = [
     "balance_passes",
     "bucket_length",
     "one_intra_op_thread",
+    "pack_passes",
+    "packing_pays",
     "query_passes",
     "shares_passes",
 ]
@@ -168,6 +177,77 @@ def balance_passes(passes: list[QueryPass], workers: int) -> list[QueryPass]:
         if finish >= best:
             return ordered
         ordered, best = trial, finish
+
+
+def packing_pays(passes: list[QueryPass], batch_size: int) -> bool:
+    """Whether to pack the queries of these one-bucket passes (:func:`pack_passes`): only
+    where the passes are on average less than half full, so that their fixed costs are a
+    large share of the work.
+
+    A batch of a few queries is (16 scifact queries: 4.7 passes of 3.4), and packing took
+    calls of 8 and 16 from 7.5 and 6.9 to 6.0 and 5.5 ms of encoding per query
+    (``benchmarks/results/packed_passes.md``). One call of hundreds is not (320 queries: 24
+    passes of 13.3), and packed it ran 14-20% slower on 2 threads in two runs, though a
+    packed pass is as fast as a one-bucket pass of the same shape and as fast per token at one
+    thread (the lead's scripts; the cause is not known).
+
+    Args:
+        passes: From :func:`query_passes`.
+        batch_size: Queries per one-bucket pass at most.
+    """
+    queries = sum(len(query_pass.rows) for query_pass in passes)
+    return queries > 1 and 2 * queries < len(passes) * batch_size
+
+
+def pack_passes(passes: list[QueryPass], workers: int, batch_size: int) -> list[list[QueryPass]]:
+    """The queries of one-bucket passes regrouped into packed passes of several buckets
+    (:mod:`hybridsearch.dense.packed`: one forward pass, each bucket's rows as alone).
+
+    As few packed passes as let each of ``workers`` threads take the same number, of at most
+    ``batch_size`` queries each, and no more than there are queries; each query goes, longest
+    bucket first, to the pass with the fewest tokens that has room, so the threads end
+    together (5 passes on 2 threads would leave one thread a pass of its own to run at the
+    end: 320 queries took 17% longer than in 6).
+    A query's vector does not depend on the pass it is in, so this changes no vector.
+
+    Args:
+        passes: From :func:`query_passes` (one bucket each).
+        workers: Threads running the passes side by side.
+        batch_size: Queries per packed pass at most.
+
+    Returns:
+        Per packed pass, its queries as one-bucket groups, longest bucket first, each group's
+        rows ascending.
+    """
+    queries = sorted(
+        ((int(row), query_pass.padded_length) for query_pass in passes for row in query_pass.rows),
+        key=lambda query: (-query[1], query[0]),
+    )
+    rounds = -(-len(queries) // (max(1, workers) * batch_size))  # passes per thread
+    count = min(len(queries), max(1, workers) * rounds)
+    loads = [0] * count
+    members: list[list[tuple[int, int]]] = [[] for _ in range(count)]
+    for row, padded_length in queries:
+        open_passes = [number for number in range(count) if len(members[number]) < batch_size]
+        chosen = min(open_passes, key=lambda number: (loads[number], number))
+        members[chosen].append((row, padded_length))
+        loads[chosen] += padded_length
+    packed = []
+    for chosen_queries in members:
+        lengths = sorted({padded_length for _, padded_length in chosen_queries}, reverse=True)
+        packed.append(
+            [
+                QueryPass(
+                    np.asarray(
+                        sorted(row for row, length in chosen_queries if length == padded_length),
+                        dtype=np.int64,
+                    ),
+                    padded_length,
+                )
+                for padded_length in lengths
+            ]
+        )
+    return packed
 
 
 def _pass_cost(query_pass: QueryPass) -> int:

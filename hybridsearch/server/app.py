@@ -116,7 +116,12 @@ def create_app(
             # Searches are batched whole; the encoder wrapper only serialises the model's
             # calls (writes' tokenizer calls included), so it waits for no one.
             serving.batch_query_encodes(loaded, max_wait_ms=0, max_batch=max_batch)
-            loaded.encoder.encode_queries(["warm up"])  # the first search pays no start-up
+            # The first batch pays no start-up (the packed passes of small batches included).
+            warm_up_batches = getattr(loaded.encoder, "warm_up_batches", None)
+            if warm_up_batches is not None:
+                warm_up_batches()
+            else:  # an encoder of the caller's
+                loaded.encoder.encode_queries(["warm up"])
             state.searches = SearchQueue(
                 loaded,
                 max_wait_ms=max_wait_ms,

@@ -170,6 +170,17 @@ def forward_passes(encoder_fp32):
 
     if traced is not None:
         encoder_fp32._query_forward = traced_and_recorded
+    # Passes of several buckets run a scripted module (dense/packed.py): a pass of them is
+    # recorded with all its queries.
+    packed = encoder_fp32._packed_query_forward()
+
+    def packed_and_recorded(packed_pass):
+        queries = sum(int(mask.shape[0]) for mask in packed_pass.masks)
+        seen.append((threading.get_ident(), torch.get_num_threads(), queries))
+        return packed(packed_pass)
+
+    if packed is not None:
+        encoder_fp32._packed_forward = packed_and_recorded
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
@@ -178,20 +189,33 @@ def forward_passes(encoder_fp32):
         hook.remove()
         if traced is not None:
             encoder_fp32._query_forward = traced
+        if packed is not None:
+            encoder_fp32._packed_forward = packed
         torch.set_num_threads(before)
 
 
 TEA_QUERIES = ["green tea", "black tea", "a question about tea that runs past eight tokens"]
 
 
-def test_query_passes_share_a_bucket_at_one_thread(encoder_fp32, forward_passes):
+def test_query_passes_share_out_the_queries_at_one_thread(
+    encoder_fp32, forward_passes, monkeypatch
+):
     import threading
 
     import torch
 
+    import hybridsearch.dense.encoder as encoder_module
+
+    assert encoder_fp32._packed_query_forward() is not None  # the bundled model packs
+    monkeypatch.setattr(encoder_module, "_usable_cores", lambda: 1)
     encoder_fp32.encode_queries(TEA_QUERIES)
-    # Buckets 16 and 8: the two short queries share a pass, at one thread (the passes may run
-    # side by side, in either order).
+    # Buckets 16 and 8, one thread: one pass holds both buckets (dense/packed.py).
+    assert [(threads, rows) for _, threads, rows in forward_passes] == [(1, 3)]
+    forward_passes.clear()
+    monkeypatch.setattr(encoder_module, "_usable_cores", lambda: 2)
+    encoder_fp32.encode_queries(TEA_QUERIES)
+    # Two threads: two passes side by side, the long query's and the two short ones (equal
+    # tokens), at one thread each, in either order.
     assert sorted((threads, rows) for _, threads, rows in forward_passes) == [(1, 1), (1, 2)]
     assert torch.get_num_threads() == 2  # put back
     forward_passes.clear()
@@ -246,6 +270,27 @@ def test_warm_up_in_background_is_waited_for(encoder_fp32):
     np.testing.assert_array_equal(
         encoder.encode_queries(["green tea"]), encoder_fp32.encode_queries(["green tea"])
     )
+    # The packed forward of small batches is made by the first batch, or ahead of it.
+    assert encoder._packed_forward is False
+    assert encoder.warm_up_batches() > 0
+    assert encoder._packed_forward is not None and encoder._packed_forward is not False
+
+
+def test_a_process_that_exits_during_the_warm_up_exits_cleanly():
+    """The warm-up runs its passes side by side; a process exiting meanwhile can start no
+    thread, and the warm-up finishes in its own thread rather than raising."""
+    import subprocess
+    import sys
+
+    script = (
+        "from hybridsearch.dense.encoder import Encoder\n"
+        "Encoder(bf16=False).warm_up_in_background()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0
+    assert "Traceback" not in done.stderr, done.stderr
 
 
 def test_max_seq_length_override_matches_sentence_transformers(texts):

@@ -14,6 +14,8 @@ from hybridsearch.dense.query_batches import (
     balance_passes,
     bucket_length,
     one_intra_op_thread,
+    pack_passes,
+    packing_pays,
     query_passes,
     shares_passes,
 )
@@ -128,3 +130,54 @@ def test_only_sdpa_models_on_cpu_share_passes():
     assert not shares_passes(model("eager"), "cpu")  # batched matmuls: rows interact
     assert not shares_passes(model(None), "cpu")
     assert not shares_passes(object(), "cpu")  # no config: nothing known, nothing shared
+
+
+def _pack_rows(packed):
+    """Each packed pass as {padded length: rows}."""
+    return [{group.padded_length: group.rows.tolist() for group in pack} for pack in packed]
+
+
+def test_packed_passes_hold_every_query_once_in_its_own_bucket():
+    counts = np.asarray([30, 5, 12, 7, 20, 3, 31, 9, 14, 6])
+    passes = query_passes(counts, 256, batch_size=3)
+    buckets = {
+        int(row): query_pass.padded_length for query_pass in passes for row in query_pass.rows
+    }
+    # (threads, queries per pass at most, passes): as many passes as the threads, or a
+    # multiple of them that the cap needs (10 queries, 2 threads, at most 4 each: 4 passes,
+    # not 3), never more than the queries.
+    for workers, cap, expected in ((1, 64, 1), (2, 64, 2), (3, 64, 3), (2, 4, 4), (20, 64, 10)):
+        packed = pack_passes(passes, workers, cap)
+        assert len(packed) == expected
+        rows = [row for pack in packed for group in pack for row in group.rows.tolist()]
+        assert sorted(rows) == list(range(len(counts)))
+        for pack in packed:
+            assert sum(len(group.rows) for group in pack) <= cap
+            lengths = [group.padded_length for group in pack]
+            assert lengths == sorted(set(lengths), reverse=True)  # one group per bucket
+            for group in pack:
+                assert group.rows.tolist() == sorted(group.rows.tolist())
+                assert all(buckets[row] == group.padded_length for row in group.rows.tolist())
+
+
+def test_packed_passes_even_out_the_tokens_longest_first():
+    # Buckets 32, 8, 24, 32, 16, 8: longest first, each to the pass with fewer tokens (the
+    # first on a tie): 32+24+8 and 32+16+8 tokens.
+    counts = np.asarray([30, 3, 20, 31, 12, 5])
+    passes = query_passes(counts, 256, batch_size=16)
+    packed = pack_passes(passes, workers=2, batch_size=64)
+    assert _pack_rows(packed) == [{32: [0], 24: [2], 8: [5]}, {32: [3], 16: [4], 8: [1]}]
+    # One thread: one pass holds every bucket.
+    alone = pack_passes(passes, workers=1, batch_size=64)
+    assert _pack_rows(alone) == [{32: [0, 3], 24: [2], 16: [4], 8: [1, 5]}]
+
+
+def test_packing_pays_only_where_the_passes_are_less_than_half_full():
+    # 4 queries in 4 buckets: 4 passes of 1, fixed costs four times over.
+    assert packing_pays(query_passes(np.asarray([3, 12, 20, 30]), 256, batch_size=16), 16)
+    # 40 queries in 2 buckets: passes of 16, 4, 16, 4 (mean 10 > 8): full enough.
+    counts = np.asarray([5] * 20 + [12] * 20)
+    assert not packing_pays(query_passes(counts, 256, batch_size=16), 16)
+    # 3 passes of 5 with room for 16 each: pays; a lone query never does.
+    assert packing_pays(query_passes(np.asarray([5] * 5 + [12] * 5 + [20] * 5), 256, 16), 16)
+    assert not packing_pays(query_passes(np.asarray([5]), 256, batch_size=16), 16)

@@ -365,3 +365,19 @@ def test_concurrent_searches_are_batched_and_answer_as_alone(client):
     after = client.get("/stats").json()["search_batching"]
     assert after["searches"] - before["searches"] == len(responses)
     assert after["batches"] - before["batches"] < len(responses)  # some were shared
+
+
+def test_ready_warms_the_encoder_for_batches(index, encoder, monkeypatch):
+    """The app is ready only once the encoder's batch forward is made (dense/packed.py), so
+    the first batch of searches pays no start-up."""
+    calls = []
+    warm_up_batches = encoder.warm_up_batches
+
+    def recorded():
+        calls.append(1)
+        return warm_up_batches()
+
+    monkeypatch.setattr(encoder, "warm_up_batches", recorded)
+    with _make_client(index) as client:
+        assert client.get("/health/ready").status_code == 200
+        assert calls == [1]
