@@ -39,49 +39,34 @@ def test_a_packed_pass_gives_each_bucket_the_rows_of_its_own_pass(encoder_fp32):
         np.testing.assert_array_equal(together, alone)
 
 
+def _made(encoder, reference=None, **options):
+    """``packed_forward`` for the encoder's model, against its traced forward by default."""
+    arguments = {"pooling": "mean", "normalize": True, "max_length": encoder.max_seq_length}
+    reference = reference or encoder._traced_query_forward()
+    return packed_forward(encoder._model, encoder._tokenizer, reference, **arguments | options)
+
+
 def test_a_packed_forward_that_differs_is_not_used(encoder_fp32):
     traced = encoder_fp32._traced_query_forward()
 
     def nudged(batch):
         return traced(batch) * (1 + 2**-20)  # off in the last bits
 
-    assert (
-        packed_forward(
-            encoder_fp32._model,
-            encoder_fp32._tokenizer,
-            nudged,
-            pooling="mean",
-            normalize=True,
-            max_length=encoder_fp32.max_seq_length,
-        )
-        is None
-    )
+    assert _made(encoder_fp32, nudged) is None
+    assert _made(encoder_fp32) is not None
 
 
 def test_only_mean_pooled_bert_models_are_packed(encoder_fp32):
-    traced = encoder_fp32._traced_query_forward()
-    common = {"normalize": True, "max_length": encoder_fp32.max_seq_length}
-    tokenizer = encoder_fp32._tokenizer
-    assert packed_forward(encoder_fp32._model, tokenizer, traced, pooling="cls", **common) is None
+    assert _made(encoder_fp32, pooling="cls") is None
     model = encoder_fp32._model
     before = model.config._attn_implementation
     model.set_attn_implementation("eager")
     try:
-        assert packed_forward(model, tokenizer, traced, pooling="mean", **common) is None
+        assert _made(encoder_fp32) is None
     finally:
         model.set_attn_implementation(before)
-    assert packed_forward(model, tokenizer, traced, pooling="mean", **common) is not None
+    assert _made(encoder_fp32) is not None
 
 
 def test_switched_off_by_the_variable(encoder_fp32):
-    traced = encoder_fp32._traced_query_forward()
-    made = packed_forward(
-        encoder_fp32._model,
-        encoder_fp32._tokenizer,
-        traced,
-        pooling="mean",
-        normalize=True,
-        max_length=encoder_fp32.max_seq_length,
-        environ={"HYBRIDSEARCH_PACKED_QUERIES": "0"},
-    )
-    assert made is None
+    assert _made(encoder_fp32, environ={"HYBRIDSEARCH_PACKED_QUERIES": "0"}) is None
