@@ -175,13 +175,7 @@ class InProcess:
         (buckets) per pass, the share of batches packed. The server's batches are not
         these exact queries, but ``batch`` consecutive ones of the same stream (the clients
         send them in order)."""
-        from hybridsearch.dense.encoder import PACKED_QUERIES_PER_BATCH
-        from hybridsearch.dense.query_batches import (
-            balance_passes,
-            pack_passes,
-            packing_pays,
-            query_passes,
-        )
+        from hybridsearch.dense.query_batches import balance_passes, packed_plan, query_passes
 
         encoder = self.index.encoder
         packed = encoder._packed_query_forward() is not None  # made by the warm-up
@@ -195,9 +189,9 @@ class InProcess:
             passes = query_passes(
                 counts[start : start + batch], encoder.max_seq_length, encoder.batch_size
             )
-            if packed and packing_pays(passes, encoder.batch_size):
-                cap = PACKED_QUERIES_PER_BATCH * encoder.batch_size
-                found += pack_passes(passes, workers, cap)
+            packs = packed_plan(passes, workers, encoder.batch_size) if packed else None
+            if packs:
+                found += packs
                 packed_batches += 1
             else:
                 found += [[found_pass] for found_pass in balance_passes(passes, workers)]

@@ -49,8 +49,7 @@ from hybridsearch.dense.query_batches import (
     QueryPass,
     balance_passes,
     one_intra_op_thread,
-    pack_passes,
-    packing_pays,
+    packed_plan,
     query_passes,
     shares_passes,
 )
@@ -297,9 +296,7 @@ class Encoder:
         Returns:
             Milliseconds it took.
         """
-        started = time.perf_counter()
-        self.encode_queries(["warm up"])
-        return (time.perf_counter() - started) * 1000
+        return self._timed_encode(["warm up"])
 
     def warm_up_batches(self) -> float:
         """:meth:`warm_up`, and make the packed forward small query batches use
@@ -308,8 +305,12 @@ class Encoder:
         Returns:
             Milliseconds it took.
         """
+        return self._timed_encode(["warm up", "warm up the passes of queries of several lengths"])
+
+    def _timed_encode(self, queries: list[str]) -> float:
+        """Milliseconds :meth:`encode_queries` of ``queries`` took."""
         started = time.perf_counter()
-        self.encode_queries(["warm up", "warm up the passes of queries of several lengths"])
+        self.encode_queries(queries)
         return (time.perf_counter() - started) * 1000
 
     def warm_up_in_background(self) -> None:
@@ -365,10 +366,9 @@ class Encoder:
         with one_intra_op_thread(enabled=group):
             forward = self._traced_query_forward() if group else None
             workers = _usable_cores()
-            pays = forward is not None and packing_pays(passes, self._batch_size)
-            packed = self._packed_query_forward() if pays else None  # made on first use
-            if packed is not None:
-                packs = pack_passes(passes, workers, PACKED_QUERIES_PER_BATCH * self._batch_size)
+            packs = packed_plan(passes, workers, self._batch_size) if forward else None
+            packed = self._packed_query_forward() if packs else None  # made on first use
+            if packs and packed is not None:
                 self._run_packed_passes(prompted_texts, packs, vectors, packed)
                 return
             if forward is not None:  # passes side by side: split so the threads end together
@@ -408,13 +408,6 @@ class Encoder:
             )
             for pack in packs
         ]
-        if len(inputs) == 1:
-            rows, packed_pass = inputs[0]
-            import torch
-
-            with torch.inference_mode():
-                vectors[rows] = packed(packed_pass).numpy()
-            return
         self._run_side_by_side(inputs, vectors, packed, len(inputs))
 
     def _run_side_by_side(
@@ -424,7 +417,8 @@ class Encoder:
         forward: Callable[[Any], Any],
         workers: int,
     ) -> None:
-        """Query passes on ``workers`` threads at once, each pass at one torch thread.
+        """Query passes on ``workers`` threads at once, each pass at one torch thread (in
+        this thread where there is one worker).
 
         A pass's rows come out as they do in :meth:`_run_batches` (the same operations at one
         thread, wherever they run), and a traced or scripted forward runs without the GIL, so
@@ -446,6 +440,14 @@ class Encoder:
             rows, batch = item
             vectors[rows] = forward(batch).numpy()
 
+        def run_here() -> None:
+            with torch.inference_mode():
+                for item in inputs:
+                    run(item)
+
+        if workers < 2:
+            run_here()
+            return
         try:
             with ThreadPoolExecutor(
                 workers, thread_name_prefix="hybridsearch-query-pass", initializer=start_worker
@@ -456,9 +458,7 @@ class Encoder:
             # interpreter shutdown"): a background warm-up still running then finishes here.
             if threading.main_thread().is_alive():
                 raise
-            with torch.inference_mode():
-                for item in inputs:
-                    run(item)
+            run_here()
 
     def _packed_query_forward(self) -> Callable[[PackedPass], Any] | None:
         """The packed forward for query passes (:mod:`hybridsearch.dense.packed`), made and
@@ -571,14 +571,6 @@ class Encoder:
         if self._identity.normalize:
             pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
         return pooled
-
-
-#: A packed query pass holds at most this many times ``batch_size`` queries (64 by default):
-#: queries are short (64 scifact queries are ~1,500 tokens), and a pass's fixed cost is then
-#: small beside its tokens. Of caps of 16, 32, 64 and 160 queries for 320 scifact queries, 64
-#: was fastest in one run (1.15-1.21 s against 1.22-1.31 s at 16) and within noise of the
-#: others in another (the lead's script, busy machine).
-PACKED_QUERIES_PER_BATCH = 4
 
 
 def _usable_cores() -> int:

@@ -153,8 +153,9 @@ def _same_as_reference(
     """Whether the packed forward gives each bucket's rows exactly as ``reference`` does, on
     probes of several buckets (padded, unpadded, cut at the maximum length) in both orders.
 
-    The probes are few and short (~1,100 tokens in all, ~0.3 s here): every encoder made
-    pays for them once, in its warm-up.
+    The probes are few and short (~1,200 tokens in all, ~0.5-0.7 s here with the scripted
+    module's first calls): an encoder pays for them once, on its first small batch or in
+    ``Encoder.warm_up_batches``.
     """
     import torch
 
@@ -279,6 +280,7 @@ def _packed_bert_class() -> Any:
             width = hidden.shape[1]
             vectors: list[torch.Tensor] = []
             start = 0
+            # pooling.pool's mean, written out for TorchScript (the same operations).
             for mask in masks:
                 queries, length = mask.shape[0], mask.shape[1]
                 end = start + queries * length

@@ -45,6 +45,7 @@ another attention implementation rows interact: there each query keeps a pass of
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
@@ -52,12 +53,14 @@ import numpy as np
 
 __all__ = [
     "BUCKET_TOKENS",
+    "PACKED_QUERIES_PER_BATCH",
     "PASS_OVERHEAD_TOKENS",
     "QueryPass",
     "balance_passes",
     "bucket_length",
     "one_intra_op_thread",
     "pack_passes",
+    "packed_plan",
     "packing_pays",
     "query_passes",
     "shares_passes",
@@ -71,6 +74,11 @@ BUCKET_TOKENS = 8
 #: tokens took about 5 + 0.29 n L ms at one thread (all-MiniLM-L6-v2, 2-core EPYC, L 16-48,
 #: n 2-16): each pass reads all the weights from memory once, whatever it holds.
 PASS_OVERHEAD_TOKENS = 17
+#: A packed pass holds at most this many times ``batch_size`` queries (64 by default).
+#: Packing runs only where one-bucket passes would be less than half full
+#: (:func:`packing_pays`: calls of up to ~32 scifact queries), so the cap rarely binds; it
+#: bounds a pass's activations (64 scifact queries are ~1,500 tokens).
+PACKED_QUERIES_PER_BATCH = 4
 
 
 class QueryPass(NamedTuple):
@@ -179,13 +187,30 @@ def balance_passes(passes: list[QueryPass], workers: int) -> list[QueryPass]:
         ordered, best = trial, finish
 
 
+def packed_plan(
+    passes: list[QueryPass], workers: int, batch_size: int
+) -> list[list[QueryPass]] | None:
+    """The packed passes the encoder runs for these one-bucket passes where packing pays
+    (:func:`packing_pays`), at most :data:`PACKED_QUERIES_PER_BATCH` times ``batch_size``
+    queries each (:func:`pack_passes`); None where it keeps one bucket per pass.
+
+    Args:
+        passes: From :func:`query_passes`.
+        workers: Threads running the passes side by side.
+        batch_size: Queries per one-bucket pass at most.
+    """
+    if not packing_pays(passes, batch_size):
+        return None
+    return pack_passes(passes, workers, PACKED_QUERIES_PER_BATCH * batch_size)
+
+
 def packing_pays(passes: list[QueryPass], batch_size: int) -> bool:
     """Whether to pack the queries of these one-bucket passes (:func:`pack_passes`): only
     where the passes are on average less than half full, so that their fixed costs are a
     large share of the work.
 
     A batch of a few queries is (16 scifact queries: 4.7 passes of 3.4), and packing took
-    calls of 8 and 16 from 7.5 and 6.9 to 6.0 and 5.5 ms of encoding per query
+    calls of 4, 8 and 16 from 9.6, 8.2 and 6.6 to 7.5, 6.4 and 5.8 ms of encoding per query
     (``benchmarks/results/packed_passes.md``). One call of hundreds is not (320 queries: 24
     passes of 13.3), and packed it ran 14-20% slower on 2 threads in two runs, though a
     packed pass is as fast as a one-bucket pass of the same shape and as fast per token at one
@@ -219,12 +244,14 @@ def pack_passes(passes: list[QueryPass], workers: int, batch_size: int) -> list[
         Per packed pass, its queries as one-bucket groups, longest bucket first, each group's
         rows ascending.
     """
+    # Longest bucket first, rows ascending within it: each pass's members come out grouped.
     queries = sorted(
         ((int(row), query_pass.padded_length) for query_pass in passes for row in query_pass.rows),
         key=lambda query: (-query[1], query[0]),
     )
-    rounds = -(-len(queries) // (max(1, workers) * batch_size))  # passes per thread
-    count = min(len(queries), max(1, workers) * rounds)
+    workers = max(1, workers)
+    rounds = -(-len(queries) // (workers * batch_size))  # passes per thread
+    count = min(len(queries), workers * rounds)
     loads = [0] * count
     members: list[list[tuple[int, int]]] = [[] for _ in range(count)]
     for row, padded_length in queries:
@@ -232,22 +259,13 @@ def pack_passes(passes: list[QueryPass], workers: int, batch_size: int) -> list[
         chosen = min(open_passes, key=lambda number: (loads[number], number))
         members[chosen].append((row, padded_length))
         loads[chosen] += padded_length
-    packed = []
-    for chosen_queries in members:
-        lengths = sorted({padded_length for _, padded_length in chosen_queries}, reverse=True)
-        packed.append(
-            [
-                QueryPass(
-                    np.asarray(
-                        sorted(row for row, length in chosen_queries if length == padded_length),
-                        dtype=np.int64,
-                    ),
-                    padded_length,
-                )
-                for padded_length in lengths
-            ]
-        )
-    return packed
+    return [
+        [
+            QueryPass(np.asarray([row for row, _ in group], dtype=np.int64), padded_length)
+            for padded_length, group in itertools.groupby(chosen, key=lambda query: query[1])
+        ]
+        for chosen in members
+    ]
 
 
 def _pass_cost(query_pass: QueryPass) -> int:
